@@ -1,0 +1,302 @@
+//! The dispatcher: filter, route by event name, map, then apply the rules every flavour shares.
+//!
+//! The shared rules are the seed transform's, in its order: the mapper decides the event type and item
+//! ids; empty item ids are dropped and an event left with none is skipped; an event without a session
+//! id is skipped (Personalize requires one); identity and time come from the atomic fields with the
+//! `client_session` entity as fallback. Work is done only as far as the verdict needs: a filtered event
+//! is never parsed beyond its tabs, and a skipped one never has its timestamps read.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use regex::bytes::Regex;
+use snowplow_enriched::{Event, EventError, Field, Loose, SchemaKey};
+
+use crate::model::{Draft, Interaction, Mapped};
+use crate::registry::{MapContext, MapFn, Registry};
+use crate::settings::{EventTypeNames, FilterAction, Settings, SettingsError};
+
+/// The client-session entity the JavaScript tracker attaches; the seed falls back on it for identity.
+pub const CLIENT_SESSION: SchemaKey<'static> =
+    SchemaKey::new("com.snowplowanalytics.snowplow", "client_session", 1);
+
+/// Skip reasons of the shared rules; mappers add their own.
+pub mod skip {
+    pub const NO_MAPPER: &str = "no mapper for this event name";
+    pub const FLAVOUR_DISABLED: &str = "flavour disabled in settings";
+    pub const NO_ITEM_IDS: &str = "no item ids";
+    pub const NO_SESSION_ID: &str = "no session id";
+}
+
+/// Why an event is a bad row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadEvent {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("field event_id is empty")]
+    NoEventId,
+    #[error("fields derived_tstamp and collector_tstamp are both empty")]
+    NoTimestamp,
+}
+
+/// The verdict on one input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The event filter dropped the event.
+    Filtered,
+    Interaction {
+        flavour: &'static str,
+        interaction: Interaction,
+    },
+    /// Not an interaction; `flavour` is the flavour whose mapper looked at it, if any.
+    Skipped {
+        flavour: Option<&'static str>,
+        reason: &'static str,
+    },
+    /// The event cannot be read; `event_id` is given when it could be.
+    Bad {
+        event_id: Option<String>,
+        error: BadEvent,
+    },
+}
+
+#[derive(Debug)]
+struct Route {
+    event_name: &'static str,
+    flavour: &'static str,
+    map: MapFn,
+    /// `None` when the flavour is disabled.
+    settings: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// Everything needed to turn lines into outcomes: built once from settings, then shared by every
+/// thread and every invocation.
+#[derive(Debug)]
+pub struct Pipeline {
+    filter_field: Field,
+    filter: Regex,
+    keep_matches: bool,
+    event_types: EventTypeNames,
+    /// Sorted by event name.
+    routes: Vec<Route>,
+}
+
+impl Pipeline {
+    /// A pipeline over every flavour linked into the binary.
+    pub fn new(settings: &Settings) -> Result<Pipeline, SettingsError> {
+        Pipeline::with_registry(Registry::linked()?, settings)
+    }
+
+    pub fn with_registry(
+        registry: &Registry,
+        settings: &Settings,
+    ) -> Result<Pipeline, SettingsError> {
+        let filter_field = Field::from_name(&settings.filter.field)
+            .ok_or_else(|| SettingsError::FilterField(settings.filter.field.clone()))?;
+        let filter = Regex::new(&settings.filter.regex).map_err(|e| SettingsError::Regex {
+            regex: settings.filter.regex.clone(),
+            source: Box::new(e),
+        })?;
+        settings.event_types.validate()?;
+        if let Some(unknown) = settings
+            .flavours
+            .keys()
+            .find(|k| !registry.flavours().iter().any(|f| f.name == *k))
+        {
+            let known: Vec<_> = registry.flavours().iter().map(|f| f.name).collect();
+            return Err(SettingsError::UnknownFlavour(
+                unknown.clone(),
+                known.join(", "),
+            ));
+        }
+        let mut configured = Vec::new();
+        for flavour in registry.flavours() {
+            let mut table = settings.flavours.get(flavour.name).cloned();
+            let enabled = match table.as_mut().and_then(|t| t.remove("enabled")) {
+                None => true,
+                Some(toml::Value::Boolean(b)) => b,
+                Some(_) => {
+                    return Err(SettingsError::Flavour {
+                        flavour: flavour.name,
+                        message: "enabled must be true or false".into(),
+                    });
+                }
+            };
+            let parsed = (flavour.configure)(table).map_err(|message| SettingsError::Flavour {
+                flavour: flavour.name,
+                message,
+            })?;
+            configured.push((
+                flavour.name,
+                enabled.then(|| Arc::<dyn Any + Send + Sync>::from(parsed)),
+            ));
+        }
+        let routes = registry
+            .mappers()
+            .iter()
+            .map(|m| Route {
+                event_name: m.event_name,
+                flavour: m.flavour,
+                map: m.map,
+                settings: configured
+                    .iter()
+                    .find(|(name, _)| *name == m.flavour)
+                    .and_then(|(_, s)| s.clone()),
+            })
+            .collect();
+        Ok(Pipeline {
+            filter_field,
+            filter,
+            keep_matches: settings.filter.action == FilterAction::Keep,
+            event_types: settings.event_types.clone(),
+            routes,
+        })
+    }
+
+    /// The verdict on one line of enriched TSV (without its newline).
+    pub fn process(&self, line: &[u8]) -> Outcome {
+        match Event::parse(line) {
+            Ok(event) => self.process_event(&event),
+            Err(error) => Outcome::Bad {
+                event_id: None,
+                error: error.into(),
+            },
+        }
+    }
+
+    /// The verdict on one parsed event.
+    pub fn process_event(&self, event: &Event<'_>) -> Outcome {
+        if self.filter.is_match(event.raw(self.filter_field)) != self.keep_matches {
+            return Outcome::Filtered;
+        }
+        let name = event.raw(Field::EventName);
+        let Ok(index) = self
+            .routes
+            .binary_search_by(|r| r.event_name.as_bytes().cmp(name))
+        else {
+            return Outcome::Skipped {
+                flavour: None,
+                reason: skip::NO_MAPPER,
+            };
+        };
+        let route = &self.routes[index];
+        let flavour = Some(route.flavour);
+        let Some(settings) = &route.settings else {
+            return Outcome::Skipped {
+                flavour,
+                reason: skip::FLAVOUR_DISABLED,
+            };
+        };
+        let bad = |error: BadEvent| Outcome::Bad {
+            event_id: event.str(Field::EventId).ok().flatten().map(str::to_owned),
+            error,
+        };
+        let context = MapContext::new(&**settings);
+        match (route.map)(event, &context) {
+            Err(error) => bad(error.into()),
+            Ok(Mapped::Skip(reason)) => Outcome::Skipped { flavour, reason },
+            Ok(Mapped::Draft(draft)) => match self.finish(event, draft) {
+                Ok(Ok(interaction)) => Outcome::Interaction {
+                    flavour: route.flavour,
+                    interaction,
+                },
+                Ok(Err(reason)) => Outcome::Skipped { flavour, reason },
+                Err(error) => bad(error),
+            },
+        }
+    }
+
+    /// The shared rules (see the module documentation): an interaction, a skip reason, or a bad event.
+    fn finish(
+        &self,
+        event: &Event<'_>,
+        draft: Draft,
+    ) -> Result<Result<Interaction, &'static str>, BadEvent> {
+        let mut item_ids = draft.item_ids;
+        item_ids.retain(|id| !id.is_empty());
+        if item_ids.is_empty() {
+            return Ok(Err(skip::NO_ITEM_IDS));
+        }
+        let session_id = match event.str(Field::DomainSessionid)? {
+            Some(id) => Some(id.to_owned()),
+            None => client_session_value(event, "sessionId")?,
+        };
+        let Some(session_id) = session_id else {
+            return Ok(Err(skip::NO_SESSION_ID));
+        };
+        let user_id = match (event.str(Field::UserId)?, event.str(Field::DomainUserid)?) {
+            (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
+            (None, None) => client_session_value(event, "userId")?,
+        };
+        let event_id = event
+            .str(Field::EventId)?
+            .ok_or(BadEvent::NoEventId)?
+            .to_owned();
+        let time = match event.timestamp(Field::DerivedTstamp)? {
+            Some(t) => t,
+            None => event
+                .timestamp(Field::CollectorTstamp)?
+                .ok_or(BadEvent::NoTimestamp)?,
+        };
+        Ok(Ok(Interaction {
+            event_id,
+            event_type: self.event_types.name(draft.kind).to_owned(),
+            user_id,
+            session_id,
+            item_ids,
+            sent_at: time.epoch_millis(),
+            impression_id: draft.impression_id,
+        }))
+    }
+}
+
+/// A key of the first client-session entity, when it holds a truthy scalar (the seed reads
+/// `(contexts_…_client_session_1 || [])[0] || {}`).
+fn client_session_value(event: &Event<'_>, key: &str) -> Result<Option<String>, EventError> {
+    let sessions = event.context(&CLIENT_SESSION)?;
+    let Some(first) = sessions.first() else {
+        return Ok(None);
+    };
+    let data = first.data();
+    Ok(data
+        .get(key)
+        .filter(|v| v.is_truthy())
+        .and_then(Loose::scalar_text)
+        .map(|s| s.into_owned()))
+}
+
+/// One JSON object per outcome, in the shape of the reference pipeline's per-line output:
+/// `{"status":"interaction","flavour":…,"interaction":{…}}`, `{"status":"skipped","flavour":…,"reason":…}`,
+/// `{"status":"filtered"}` or `{"status":"bad","event_id":…,"error":…}`.
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Outcome::Filtered => map.serialize_entry("status", "filtered")?,
+            Outcome::Interaction {
+                flavour,
+                interaction,
+            } => {
+                map.serialize_entry("status", "interaction")?;
+                map.serialize_entry("flavour", flavour)?;
+                map.serialize_entry("interaction", interaction)?;
+            }
+            Outcome::Skipped { flavour, reason } => {
+                map.serialize_entry("status", "skipped")?;
+                if let Some(flavour) = flavour {
+                    map.serialize_entry("flavour", flavour)?;
+                }
+                map.serialize_entry("reason", reason)?;
+            }
+            Outcome::Bad { event_id, error } => {
+                map.serialize_entry("status", "bad")?;
+                if let Some(event_id) = event_id {
+                    map.serialize_entry("event_id", event_id)?;
+                }
+                map.serialize_entry("error", &error.to_string())?;
+            }
+        }
+        map.end()
+    }
+}

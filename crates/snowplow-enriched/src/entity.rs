@@ -1,0 +1,343 @@
+//! Self-describing entities: the `{schema, data}` pairs inside `contexts`, `derived_contexts` and
+//! `unstruct_event`.
+//!
+//! Envelopes are parsed only as deep as needed: each entity's `data` stays raw JSON until a mapper asks
+//! for it, so an event pays for the entities it reads and not for the user-agent or geo contexts it
+//! carries beside them. Envelope keys match case-insensitively and unknown keys are ignored, as in the
+//! Go Analytics SDK.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::iglu::{IgluUri, SchemaKey};
+use crate::loose::{Loose, deserialize_cow_str};
+
+/// One self-describing entity.
+#[derive(Debug, Clone)]
+pub struct Entity<'a> {
+    schema: Cow<'a, str>,
+    data: &'a RawValue,
+}
+
+impl<'a> Entity<'a> {
+    /// The entity's schema URI as written (it may not be a valid Iglu URI).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The parsed schema URI, or `None` when it is not a valid Iglu URI.
+    pub fn uri(&self) -> Option<IgluUri<'_>> {
+        IgluUri::parse(&self.schema)
+    }
+
+    /// Whether the entity's schema has this vendor, name and model.
+    pub fn is(&self, key: &SchemaKey<'_>) -> bool {
+        key.matches(&self.schema)
+    }
+
+    /// The entity's data as raw JSON text (`null` when the entity has none).
+    pub fn raw_data(&self) -> &'a str {
+        self.data.get()
+    }
+
+    /// The entity's data as a lenient borrowed tree.
+    pub fn data(&self) -> Loose<'a> {
+        // The envelope parse already validated this text as JSON, and nesting deeper than serde_json's
+        // recursion limit would have failed there too, so this cannot fail; null keeps it total.
+        Loose::parse(self.data.get()).unwrap_or(Loose::Null)
+    }
+}
+
+/// What is wrong with an envelope; [`crate::EventError`] adds the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvelopeError(pub(crate) String);
+
+/// Parses a `contexts` or `derived_contexts` field. `null`, `{}` and an absent or null `data` mean no
+/// entities; anything else must be an array of objects whose `schema` is a string.
+pub(crate) fn parse_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let entities = de
+        .deserialize_option(OptionalEnvelope(ContextsSeed))
+        .map_err(json_error)?;
+    de.end().map_err(json_error)?;
+    Ok(entities.unwrap_or_default())
+}
+
+/// Parses an `unstruct_event` field into its inner entity. The outer `data` must be an object with a
+/// string `schema`.
+pub(crate) fn parse_unstruct(text: &str) -> Result<Entity<'_>, EnvelopeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let inner = de
+        .deserialize_option(OptionalEnvelope(UnstructSeed))
+        .map_err(json_error)?;
+    de.end().map_err(json_error)?;
+    inner
+        .flatten()
+        .ok_or_else(|| EnvelopeError("unstruct_event has no inner {schema, data} object".into()))
+}
+
+fn json_error(e: serde_json::Error) -> EnvelopeError {
+    EnvelopeError(e.to_string())
+}
+
+/// `null` or an envelope.
+struct OptionalEnvelope<S>(S);
+
+impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for OptionalEnvelope<S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an envelope object or null")
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(d).map(Some)
+    }
+}
+
+/// An envelope's `schema` and `data`, each absent when the object lacks it.
+type EnvelopeParts<'de, T> = (Option<Cow<'de, str>>, Option<T>);
+
+/// Walks an object's keys, matching `schema` and `data` case-insensitively; the last occurrence wins.
+fn envelope_keys<'de, A, T>(
+    mut map: A,
+    mut on_data: impl FnMut(&mut A) -> Result<T, A::Error>,
+) -> Result<EnvelopeParts<'de, T>, A::Error>
+where
+    A: MapAccess<'de>,
+{
+    let (mut schema, mut data) = (None, None);
+    while let Some(key) = map.next_key::<KeyName>()? {
+        match key {
+            KeyName::Schema => {
+                schema = map.next_value_seed(OptionalString)?;
+            }
+            KeyName::Data => data = Some(on_data(&mut map)?),
+            KeyName::Other => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok((schema, data))
+}
+
+#[derive(Clone, Copy)]
+struct ContextsSeed;
+
+impl<'de> DeserializeSeed<'de> for ContextsSeed {
+    type Value = Vec<Entity<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContextsSeed {
+    type Value = Vec<Entity<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"a contexts object {"schema":…,"data":[…]}"#)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let (_, data) = envelope_keys(map, |m| m.next_value_seed(OptionalEnvelope(EntityList)))?;
+        Ok(data.flatten().unwrap_or_default())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for OptionalEnvelope<EntityList> {
+    type Value = Option<Vec<Entity<'de>>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct EntityList;
+
+impl<'de> DeserializeSeed<'de> for EntityList {
+    type Value = Vec<Entity<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntityList {
+    type Value = Vec<Entity<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of {schema, data} objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+        while let Some(entity) = seq.next_element_seed(EntitySeed)? {
+            out.push(entity);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct EntitySeed;
+
+impl<'de> DeserializeSeed<'de> for EntitySeed {
+    type Value = Entity<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntitySeed {
+    type Value = Entity<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a {schema, data} object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let (schema, data) = envelope_keys(map, |m| m.next_value::<&'de RawValue>())?;
+        Ok(Entity {
+            schema: schema.unwrap_or(Cow::Borrowed("")),
+            data: data.unwrap_or(RawValue::NULL),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct UnstructSeed;
+
+impl<'de> DeserializeSeed<'de> for UnstructSeed {
+    type Value = Option<Entity<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UnstructSeed {
+    type Value = Option<Entity<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"an unstruct_event object {"schema":…,"data":{schema, data}}"#)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let (_, data) = envelope_keys(map, |m| m.next_value_seed(OptionalEntity))?;
+        Ok(data.flatten())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct OptionalEntity;
+
+impl<'de> DeserializeSeed<'de> for OptionalEntity {
+    type Value = Option<Entity<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(OptionalEnvelope(EntitySeed))
+    }
+}
+
+enum KeyName {
+    Schema,
+    Data,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for KeyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = deserialize_cow_str(d)?;
+        Ok(if key.eq_ignore_ascii_case("schema") {
+            KeyName::Schema
+        } else if key.eq_ignore_ascii_case("data") {
+            KeyName::Data
+        } else {
+            KeyName::Other
+        })
+    }
+}
+
+/// A string or null (null reads as absent, as Go leaves the field empty).
+struct OptionalString;
+
+impl<'de> DeserializeSeed<'de> for OptionalString {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<Cow<'de, str>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a schema string")
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                deserialize_cow_str(d).map(Some)
+            }
+        }
+        d.deserialize_option(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_envelopes() {
+        let text = r#"{"schema":"iglu:com.snowplowanalytics.snowplow\/contexts\/jsonschema\/1-0-0","data":[
+            {"schema":"iglu:a.b/c/jsonschema/1-0-0","data":{"k":1}},
+            {"SCHEMA":"iglu:a.b/d/jsonschema/1-0-0","Data":[1,2],"extra":true},
+            {"schema":"iglu:a.b/e/jsonschema/1-0-0"}]}"#;
+        let entities = parse_contexts(text).unwrap();
+        let seen: Vec<_> = entities
+            .iter()
+            .map(|e| (e.schema(), e.raw_data()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("iglu:a.b/c/jsonschema/1-0-0", r#"{"k":1}"#),
+                ("iglu:a.b/d/jsonschema/1-0-0", "[1,2]"),
+                ("iglu:a.b/e/jsonschema/1-0-0", "null"),
+            ]
+        );
+        for empty in ["null", "{}", r#"{"data":null}"#, r#"{"data":[]}"#] {
+            assert!(parse_contexts(empty).unwrap().is_empty(), "{empty}");
+        }
+        for bad in [
+            "",
+            "[",
+            r#"{"data":[{"#,
+            r#"{"data":{}}"#,
+            r#"{"data":[1]}"#,
+            r#"{"data":[{"schema":1}]}"#,
+            "{} trailing",
+            "[]",
+        ] {
+            assert!(parse_contexts(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unstruct_envelopes() {
+        let e = parse_unstruct(
+            r#"{"schema":"x","data":{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"k":"v"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.schema(), "iglu:a/b/jsonschema/1-0-0");
+        assert_eq!(e.data().get("k").and_then(Loose::as_str), Some("v"));
+        let e = parse_unstruct(r#"{"data":{"schema":"iglu:a/b/jsonschema/1-0-0"}}"#).unwrap();
+        assert_eq!(e.raw_data(), "null");
+        for bad in [
+            "{}",
+            "null",
+            r#"{"data":null}"#,
+            r#"{"data":"str"}"#,
+            r#"{"data":{}"#,
+        ] {
+            assert!(parse_unstruct(bad).is_err(), "{bad}");
+        }
+    }
+}

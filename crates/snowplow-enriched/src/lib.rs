@@ -1,0 +1,28 @@
+//! Snowplow enriched events: the 131-field TSV format that Snowplow Enrich writes.
+//!
+//! - [`Event::parse`] splits a line into a borrowed view of its fields without copying or validating
+//!   anything it is not asked for; invalid UTF-8 in a field nobody reads does no harm.
+//! - Typed accessors ([`Event::str`], [`Event::timestamp`], [`Event::int`], …) parse one field on demand
+//!   and name the field in every error.
+//! - Entities in `contexts`, `derived_contexts` and `unstruct_event` are addressed by Iglu vendor, name
+//!   and model ([`SchemaKey`]) and parsed lazily ([`Event::context`], [`Event::unstruct`]).
+//! - [`Event::to_json`] renders the event as the Go Analytics SDK does.
+//!
+//! This crate knows nothing of Personalize or of any tracking flavour.
+
+mod entity;
+mod event;
+mod fields;
+mod iglu;
+mod json;
+mod loose;
+mod timestamp;
+pub mod tsv;
+
+pub use entity::Entity;
+pub use event::{Event, EventError};
+pub use fields::{FIELD_COUNT, Field, FieldKind};
+pub use iglu::{IgluUri, SchemaKey};
+pub use json::sdk_key;
+pub use loose::Loose;
+pub use timestamp::{Timestamp, TimestampError};

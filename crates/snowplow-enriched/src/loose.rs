@@ -1,0 +1,249 @@
+//! A borrowed JSON tree for reading entity data leniently.
+//!
+//! Entities in the wild do not always follow their schemas, and the seed transform reads them the way
+//! JavaScript does: a missing key, a key of the wrong type and a non-object all read as "absent" rather
+//! than failing the event. [`Loose`] gives mappers that reading without allocating for strings that need
+//! no unescaping. Duplicate object keys resolve to the last one, as `JSON.parse` does.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+
+/// Any JSON value, borrowing strings from the input where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loose<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'a, str>),
+    Array(Vec<Loose<'a>>),
+    Object(Vec<(Cow<'a, str>, Loose<'a>)>),
+}
+
+impl<'a> Loose<'a> {
+    /// The value of `key` when this is an object holding it (the last one when the key repeats).
+    pub fn get(&self, key: &str) -> Option<&Loose<'a>> {
+        match self {
+            Loose::Object(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, when this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The elements, when this is an array.
+    pub fn as_array(&self) -> Option<&[Loose<'a>]> {
+        match self {
+            Loose::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// JavaScript truthiness: `null`, `false`, `0`, `NaN` and `""` are falsy; everything else,
+    /// empty arrays and objects included, is truthy.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            Loose::Null => false,
+            Loose::Bool(b) => *b,
+            Loose::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            Loose::Str(s) => !s.is_empty(),
+            Loose::Array(_) | Loose::Object(_) => true,
+        }
+    }
+
+    /// The text JavaScript's `String(value)` gives a string, number or boolean; `None` for null,
+    /// arrays and objects, whose JavaScript renderings (`"a,b"`, `"[object Object]"`) are never
+    /// meaningful identifiers.
+    pub fn scalar_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Loose::Str(s) => Some(Cow::Borrowed(s)),
+            Loose::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Loose::Number(n) => Some(Cow::Owned(js_number_text(n))),
+            Loose::Null | Loose::Array(_) | Loose::Object(_) => None,
+        }
+    }
+
+    /// Parses JSON text (which must be valid JSON) into a borrowed tree.
+    pub fn parse(json: &'a str) -> Result<Loose<'a>, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// ECMAScript's Number::toString: integers below 1e21 without a fraction, exponent form below 1e-6
+/// and from 1e21 on, and otherwise the shortest digits that round-trip.
+fn js_number_text(n: &Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let Some(f) = n.as_f64() else {
+        return n.to_string();
+    };
+    if f == 0.0 {
+        return "0".to_owned();
+    }
+    // `{:e}` gives the shortest round-trip digits as `d.ddde±x`; lay them out the way ECMAScript does.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let k = digits.len() as i32;
+    let n_exp = exp + 1; // the position of the decimal point relative to the digits
+    let sign = if f < 0.0 { "-" } else { "" };
+    let body = if k <= n_exp && n_exp <= 21 {
+        format!("{digits}{}", "0".repeat((n_exp - k) as usize))
+    } else if 0 < n_exp && n_exp <= 21 {
+        format!(
+            "{}.{}",
+            &digits[..n_exp as usize],
+            &digits[n_exp as usize..]
+        )
+    } else if -6 < n_exp && n_exp <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n_exp) as usize))
+    } else {
+        let e = n_exp - 1;
+        let e_sign = if e < 0 { '-' } else { '+' };
+        let (first, rest) = digits.split_at(1);
+        if rest.is_empty() {
+            format!("{first}e{e_sign}{}", e.abs())
+        } else {
+            format!("{first}.{rest}e{e_sign}{}", e.abs())
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// A string that borrows from the input when it holds no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+pub(crate) fn deserialize_cow_str<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Cow<'de, str>, D::Error> {
+    CowStr::deserialize(d).map(|s| s.0)
+}
+
+impl<'de> Deserialize<'de> for Loose<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Loose::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Loose::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Loose::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Loose::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Number::from_f64(v).map_or(Loose::Null, Loose::Number))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Loose::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Loose::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Loose::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                    entries.push((key.0, map.next_value()?));
+                }
+                Ok(Loose::Object(entries))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_like_javascript() {
+        let v = Loose::parse(r#"{"id":"a","id":"b","n":0,"s":"","arr":[],"esc":"x\"y"}"#).unwrap();
+        assert_eq!(v.get("id").and_then(Loose::as_str), Some("b"));
+        assert!(!v.get("n").unwrap().is_truthy());
+        assert!(!v.get("s").unwrap().is_truthy());
+        assert!(v.get("arr").unwrap().is_truthy());
+        assert_eq!(v.get("esc").and_then(Loose::as_str), Some("x\"y"));
+        assert_eq!(v.get("missing"), None);
+        assert_eq!(Loose::parse("[1]").unwrap().get("id"), None);
+    }
+
+    #[test]
+    fn scalar_text_follows_ecmascript_number_to_string() {
+        let cases = [
+            ("1", "1"),
+            ("-7", "-7"),
+            ("1.0", "1"),
+            ("1.5", "1.5"),
+            ("100.25", "100.25"),
+            ("1e21", "1e+21"),
+            ("1.5e21", "1.5e+21"),
+            ("123456789012345600000", "123456789012345600000"),
+            ("123456789012345680000", "123456789012345680000"),
+            ("1.5e300", "1.5e+300"),
+            ("1e-7", "1e-7"),
+            ("0.000001", "0.000001"),
+            ("-0.5", "-0.5"),
+            ("0.0", "0"),
+            ("true", "true"),
+            ("\"P1\"", "P1"),
+        ];
+        for (json, text) in cases {
+            let v = Loose::parse(json).unwrap();
+            assert_eq!(v.scalar_text().as_deref(), Some(text), "{json}");
+        }
+        for json in ["null", "[1]", "{}"] {
+            assert_eq!(Loose::parse(json).unwrap().scalar_text(), None, "{json}");
+        }
+    }
+}
