@@ -79,10 +79,10 @@ impl fmt::Display for Tally {
             self.bad
         )?;
         for ((flavour, event_type), n) in &self.interactions {
-            writeln!(f, "  interaction  {flavour:<20} {event_type:<12} {n}")?;
+            writeln!(f, "  {n:>10}  interactions  {flavour}: {event_type}")?;
         }
         for ((flavour, reason), n) in &self.skipped {
-            writeln!(f, "  skipped      {flavour:<20} {reason:<40} {n}")?;
+            writeln!(f, "  {n:>10}  skipped       {flavour}: {reason}")?;
         }
         Ok(())
     }

@@ -1,0 +1,238 @@
+//! Reading enriched events: files (plain, `.gz`, `.zst`) or stdin, line by line in bounded memory.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// One input as the user named it.
+pub(crate) struct Input {
+    /// `-` for stdin, otherwise the path as given; bad rows name it.
+    pub(crate) name: String,
+    pub(crate) reader: Box<dyn BufRead>,
+}
+
+/// Bytes read so far from the underlying file (before decompression), for the progress bar.
+#[derive(Clone, Default)]
+pub(crate) struct ByteCounter(Arc<AtomicU64>);
+
+struct Counted<R> {
+    inner: R,
+    counter: ByteCounter,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.0.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+const BUFFER: usize = 256 * 1024;
+
+/// Opens an input; `.gz` and `.zst` files are decompressed as they are read.
+pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
+    if name == "-" {
+        return Ok(Input {
+            name: name.to_owned(),
+            reader: Box::new(BufReader::with_capacity(BUFFER, io::stdin())),
+        });
+    }
+    let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
+    let counted = Counted {
+        inner: file,
+        counter: counter.clone(),
+    };
+    let path = Path::new(name);
+    let reader: Box<dyn BufRead> = match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => Box::new(BufReader::with_capacity(
+            BUFFER,
+            flate2::read::MultiGzDecoder::new(counted),
+        )),
+        Some("zst") => Box::new(BufReader::with_capacity(
+            BUFFER,
+            zstd::stream::read::Decoder::new(counted)
+                .with_context(|| format!("cannot start zstd on {name}"))?,
+        )),
+        _ => Box::new(BufReader::with_capacity(BUFFER, counted)),
+    };
+    Ok(Input {
+        name: name.to_owned(),
+        reader,
+    })
+}
+
+/// How a line came out of [`read_line`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// The line is in the buffer, without its newline.
+    Complete,
+    /// The line was longer than the limit; its bytes were discarded (the length is given).
+    TooLong(u64),
+}
+
+/// Reads one line into `buf` (cleared first), holding at most `max` bytes of it in memory; `None` at
+/// the end of input. A final line without a newline still counts.
+pub(crate) fn read_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<Line>> {
+    buf.clear();
+    let mut length: u64 = 0;
+    let mut too_long = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (length, too_long) {
+                (0, _) => None,
+                (_, false) => Some(Line::Complete),
+                (n, true) => Some(Line::TooLong(n)),
+            });
+        }
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        length += chunk.len() as u64;
+        if !too_long && buf.len() + chunk.len() > max {
+            too_long = true;
+            buf.clear();
+            buf.shrink_to(BUFFER);
+        }
+        if !too_long {
+            buf.extend_from_slice(chunk);
+        }
+        let consumed = done.unwrap_or(chunk.len());
+        reader.consume(consumed);
+        if done.is_some() {
+            return Ok(Some(if too_long {
+                Line::TooLong(length)
+            } else {
+                Line::Complete
+            }));
+        }
+    }
+}
+
+/// A progress bar over the total size of the input files, shown only when stderr is a terminal and
+/// every input is a file; otherwise nothing is drawn.
+pub(crate) fn progress(names: &[String], enabled: bool) -> Option<ProgressBar> {
+    if !enabled || !io::stderr().is_terminal() || names.iter().any(|n| n == "-") {
+        return None;
+    }
+    let total: u64 = names
+        .iter()
+        .filter_map(|n| std::fs::metadata(n).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<(Line, Vec<u8>)> {
+        let mut reader = BufReader::with_capacity(4, input);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(line) = read_line(&mut reader, &mut buf, max).unwrap() {
+            out.push((line, buf.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_across_buffer_boundaries() {
+        assert_eq!(
+            lines(b"abc\ndefghij\n\nxyz", 100),
+            [
+                (Line::Complete, b"abc".to_vec()),
+                (Line::Complete, b"defghij".to_vec()),
+                (Line::Complete, b"".to_vec()),
+                (Line::Complete, b"xyz".to_vec())
+            ]
+        );
+        assert!(lines(b"", 100).is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_measured_and_dropped() {
+        assert_eq!(
+            lines(b"ok\n0123456789\nok2", 5),
+            [
+                (Line::Complete, b"ok".to_vec()),
+                (Line::TooLong(10), Vec::new()),
+                (Line::Complete, b"ok2".to_vec())
+            ]
+        );
+    }
+}
+
+/// Where a line came from, for bad rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'n> {
+    pub(crate) file: &'n str,
+    /// 1-based, per file.
+    pub(crate) line: u64,
+}
+
+/// Calls `each` with every line of every input in order: `Ok(bytes)` for a line, `Err(length)` for one
+/// over `max_line_bytes`. Drives the progress bar when there is one.
+pub(crate) fn for_each_line(
+    names: &[String],
+    max_line_bytes: usize,
+    show_progress: bool,
+    mut each: impl FnMut(Place<'_>, Result<&[u8], u64>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let counter = ByteCounter::default();
+    let bar = progress(names, show_progress);
+    let mut events: u64 = 0;
+    let started = std::time::Instant::now();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for name in names {
+        let mut input = open(name, &counter)?;
+        let mut line = 0;
+        while let Some(status) = read_line(input.reader.as_mut(), &mut buf, max_line_bytes)
+            .with_context(|| format!("cannot read {name}"))?
+        {
+            line += 1;
+            events += 1;
+            let place = Place {
+                file: &input.name,
+                line,
+            };
+            match status {
+                Line::Complete => each(place, Ok(&buf))?,
+                Line::TooLong(length) => each(place, Err(length))?,
+            }
+            if let Some(bar) = &bar {
+                if events % 4096 == 0 {
+                    bar.set_position(counter.0.load(Ordering::Relaxed));
+                    let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!("{events} events ({rate:.0}/s)"));
+                }
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(())
+}

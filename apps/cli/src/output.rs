@@ -1,0 +1,64 @@
+//! Where results go: JSON lines on stdout, bad rows to a file or stderr.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+/// Buffered JSON-lines output.
+pub(crate) struct Output {
+    writer: Box<dyn Write>,
+}
+
+impl Output {
+    pub(crate) fn stdout() -> Output {
+        Output {
+            writer: Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
+        }
+    }
+
+    pub(crate) fn json_line(&mut self, value: &impl Serialize) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.writer, value).context("cannot write output")?;
+        self.writer.write_all(b"\n").context("cannot write output")
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// Bad rows as JSON lines, to the file given or to stderr; counted so the summary can say where they went.
+pub(crate) struct BadRows {
+    writer: Box<dyn Write>,
+    pub(crate) destination: String,
+}
+
+impl BadRows {
+    pub(crate) fn open(path: Option<&Path>) -> anyhow::Result<BadRows> {
+        Ok(match path {
+            Some(path) => BadRows {
+                writer: Box::new(BufWriter::new(File::create(path).with_context(|| {
+                    format!("cannot create bad-rows file {}", path.display())
+                })?)),
+                destination: path.display().to_string(),
+            },
+            None => BadRows {
+                writer: Box::new(io::stderr()),
+                destination: "stderr".to_owned(),
+            },
+        })
+    }
+
+    pub(crate) fn write(&mut self, row: &impl Serialize) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.writer, row).context("cannot write bad rows")?;
+        self.writer
+            .write_all(b"\n")
+            .context("cannot write bad rows")
+    }
+
+    pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer.flush().context("cannot write bad rows")
+    }
+}

@@ -1,0 +1,332 @@
+//! The `snowplow-personalize` binary end to end: what a data engineer sees on stdout, stderr and in
+//! the bad-rows file.
+
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly on broken fixtures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use synthetic_events::{Corpus, DEMO_EVENTS, DEMO_SEED, Mix};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn demo() -> PathBuf {
+    root().join("fixtures/demo/events.tsv")
+}
+
+fn bin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sp-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn demo_fixture_is_current() {
+    let mut expected = Vec::new();
+    for line in Corpus::new(DEMO_SEED, Mix::Realistic).take(DEMO_EVENTS) {
+        expected.extend_from_slice(&line);
+        expected.push(b'\n');
+    }
+    assert!(
+        std::fs::read(demo()).unwrap() == expected,
+        "fixtures/demo/events.tsv is stale: run `cargo xtask fixtures`"
+    );
+}
+
+#[test]
+fn run_prints_interactions_with_exactly_the_seed_keys() {
+    let output = bin(&["run", demo().to_str().unwrap()], b"");
+    assert!(output.status.success());
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 50);
+    for line in &lines {
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let required = [
+            "event_id",
+            "event_type",
+            "session_id",
+            "item_ids",
+            "sent_at",
+        ];
+        assert!(required.iter().all(|k| keys.contains(k)), "{line}");
+        assert!(
+            keys.iter()
+                .all(|k| required.contains(k) || *k == "user_id" || *k == "impression_id"),
+            "{line}"
+        );
+        assert!(line["sent_at"].is_i64());
+        if line.get("impression_id").is_some() {
+            assert_eq!(line["event_type"], "Click", "{line}");
+        }
+    }
+    assert!(lines.iter().any(|l| l.get("impression_id").is_some()));
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        summary.starts_with(
+            "events read: 300, filtered: 227, interactions: 50, skipped: 23, bad rows: 0\n"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("interactions  hyper-t: View"), "{summary}");
+    assert!(
+        summary.contains("skipped       element-tracking: no element entity"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn stdin_and_compressed_files_give_the_same_output() {
+    let plain = std::fs::read(demo()).unwrap();
+    let from_file = bin(&["run", demo().to_str().unwrap()], b"").stdout;
+    assert_eq!(bin(&["run"], &plain).stdout, from_file);
+    assert_eq!(bin(&["run", "-"], &plain).stdout, from_file);
+
+    let gz = temp("events.tsv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&plain).unwrap();
+    encoder.finish().unwrap();
+    assert_eq!(bin(&["run", gz.to_str().unwrap()], b"").stdout, from_file);
+
+    let zst = temp("events.tsv.zst");
+    std::fs::write(&zst, zstd::encode_all(plain.as_slice(), 3).unwrap()).unwrap();
+    assert_eq!(bin(&["run", zst.to_str().unwrap()], b"").stdout, from_file);
+
+    // Several files are read in order.
+    let twice = bin(
+        &["run", demo().to_str().unwrap(), zst.to_str().unwrap()],
+        b"",
+    )
+    .stdout;
+    assert_eq!(twice, [from_file.clone(), from_file].concat());
+}
+
+#[test]
+fn bad_rows_name_file_and_line_and_the_rest_flows_on() {
+    let good: Vec<Vec<u8>> = std::fs::read(demo())
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .take(40)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut input = Vec::new();
+    for (i, line) in good.iter().enumerate() {
+        input.extend_from_slice(line);
+        input.push(b'\n');
+        if i == 10 {
+            input.extend_from_slice(b"not an event\n");
+        }
+        if i == 20 {
+            input.extend_from_slice(&vec![b'x'; 5000]);
+            input.push(b'\n');
+        }
+    }
+    let path = temp("mixed.tsv");
+    std::fs::write(&path, &input).unwrap();
+    let bad_rows = temp("bad-rows.jsonl");
+    let output = bin(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--bad-rows",
+            bad_rows.to_str().unwrap(),
+            "--max-line-bytes",
+            "4096",
+        ],
+        b"",
+    );
+    assert!(output.status.success());
+    let clean = bin(
+        &["run"],
+        &good
+            .iter()
+            .flat_map(|l| [l.as_slice(), b"\n"].concat())
+            .collect::<Vec<u8>>(),
+    );
+    assert_eq!(
+        output.stdout, clean.stdout,
+        "bad lines must not change what good lines give"
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(&bad_rows)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["line"], 12);
+    assert_eq!(rows[0]["file"], path.to_str().unwrap());
+    assert_eq!(
+        rows[0]["error"],
+        "expected 131 tab-separated fields, found 1"
+    );
+    assert_eq!(rows[1]["line"], 23);
+    assert_eq!(
+        rows[1]["error"],
+        "line is 5000 bytes long, over the limit of 4096 (--max-line-bytes)"
+    );
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(summary.contains("bad rows: 2"), "{summary}");
+}
+
+#[test]
+fn outcomes_explain_every_line() {
+    let lines = stdout_lines(&bin(&["run", "--outcomes", demo().to_str().unwrap()], b""));
+    assert_eq!(lines.len(), 300);
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l["line"] == i as u64 + 1)
+    );
+    let count = |status: &str| lines.iter().filter(|l| l["status"] == status).count();
+    assert_eq!(
+        (
+            count("interaction"),
+            count("skipped"),
+            count("filtered"),
+            count("bad")
+        ),
+        (50, 23, 227, 0)
+    );
+}
+
+#[test]
+fn settings_file_changes_the_mapping() {
+    let settings = temp("settings.toml");
+    std::fs::write(
+        &settings,
+        "[event_types]\nview = \"view\"\n\n[flavours.hyper-t]\nenabled = false\n",
+    )
+    .unwrap();
+    let output = bin(
+        &[
+            "run",
+            "--settings",
+            settings.to_str().unwrap(),
+            demo().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(output.status.success());
+    let lines = stdout_lines(&output);
+    assert!(lines.iter().all(|l| l["event_type"] != "View"));
+    assert!(lines.iter().any(|l| l["event_type"] == "view"));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("skipped       hyper-t: flavour disabled in settings")
+    );
+
+    std::fs::write(&settings, "[flavours.hyper_t]\nenabled = false\n").unwrap();
+    let output = bin(
+        &[
+            "run",
+            "--settings",
+            settings.to_str().unwrap(),
+            demo().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(!output.status.success());
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains("\"hyper_t\", which is not registered"),
+        "{error}"
+    );
+}
+
+#[test]
+fn mappers_lists_the_registry() {
+    let output = bin(&["mappers"], b"");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let listed: Vec<(&str, &str)> = text
+        .lines()
+        .map(|l| {
+            let columns: Vec<&str> = l
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            (columns[0], columns[1])
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("classic-ecommerce", "transaction_item"),
+            ("element-tracking", "link_click"),
+            ("enhanced-ecommerce", "action"),
+            ("hyper-t", "create_order, view_item"),
+            ("snowplow-ecommerce", "snowplow_ecommerce_action"),
+        ]
+    );
+}
+
+#[test]
+fn inspect_renders_analytics_sdk_json() {
+    let vector = root().join("fixtures/upstream/synthetic/ecommerce_and_web.tsv");
+    let output = bin(&["inspect", vector.to_str().unwrap()], b"");
+    assert!(output.status.success());
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[1]["event_name"], "transaction_item");
+    assert_eq!(lines[1]["ti_sku"], "1002");
+    let geo = stdout_lines(&bin(&["inspect", "--geo", vector.to_str().unwrap()], b""));
+    assert_eq!(geo[0]["geo_location"], "51.5142,-0.0931");
+}
+
+#[test]
+fn missing_file_is_an_error_and_a_closed_pipe_is_not() {
+    let output = bin(&["run", "/nonexistent/events.tsv"], b"");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("cannot open /nonexistent/events.tsv")
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+        .args([
+            "run",
+            "--outcomes",
+            demo().to_str().unwrap(),
+            demo().to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+}
