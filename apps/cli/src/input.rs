@@ -194,15 +194,14 @@ pub(crate) struct Place<'n> {
 }
 
 /// Calls `each` with every line of every input in order: `Ok(bytes)` for a line, `Err(length)` for one
-/// over `max_line_bytes`. Drives the progress bar when there is one.
+/// over `max_line_bytes`. Drives the progress bar when there is one, and clears it at the end.
 pub(crate) fn for_each_line(
     names: &[String],
     max_line_bytes: usize,
-    show_progress: bool,
+    bar: Option<&ProgressBar>,
     mut each: impl FnMut(Place<'_>, Result<&[u8], u64>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let counter = ByteCounter::default();
-    let bar = progress(names, show_progress);
     let mut events: u64 = 0;
     let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -222,7 +221,7 @@ pub(crate) fn for_each_line(
                 Line::Complete => each(place, Ok(&buf))?,
                 Line::TooLong(length) => each(place, Err(length))?,
             }
-            if let Some(bar) = &bar {
+            if let Some(bar) = bar {
                 if events % 4096 == 0 {
                     bar.set_position(counter.0.load(Ordering::Relaxed));
                     let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);

@@ -112,11 +112,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 None => Settings::default(),
             };
             let pipeline = Pipeline::new(&settings)?;
-            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref())?;
+            let names = inputs.names();
+            let progress = input::progress(&names, !inputs.no_progress);
+            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
             let options = RunOptions {
-                inputs: inputs.names(),
+                inputs: names,
                 max_line_bytes: inputs.max_line_bytes,
-                progress: !inputs.no_progress,
+                progress,
                 outcomes,
             };
             let tally = run::run(&pipeline, &options, &mut Output::stdout(), &mut bad_rows)?;
@@ -148,12 +150,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspect { inputs, geo } => {
             let mut out = Output::stdout();
-            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref())?;
+            let names = inputs.names();
+            let progress = input::progress(&names, !inputs.no_progress);
+            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
             let mut bad = 0u64;
             input::for_each_line(
-                &inputs.names(),
+                &names,
                 inputs.max_line_bytes,
-                !inputs.no_progress,
+                progress.as_ref(),
                 |place, line| {
                     let line = match line {
                         Ok(line) => line,

@@ -5,6 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 /// Buffered JSON-lines output.
@@ -29,33 +30,41 @@ impl Output {
     }
 }
 
-/// Bad rows as JSON lines, to the file given or to stderr; counted so the summary can say where they went.
+/// Bad rows as JSON lines, to the file given or to stderr.
 pub(crate) struct BadRows {
     writer: Box<dyn Write>,
     pub(crate) destination: String,
+    /// The progress bar drawn on stderr, hidden while a bad row is written there.
+    bar: Option<ProgressBar>,
 }
 
 impl BadRows {
-    pub(crate) fn open(path: Option<&Path>) -> anyhow::Result<BadRows> {
+    pub(crate) fn open(path: Option<&Path>, bar: Option<&ProgressBar>) -> anyhow::Result<BadRows> {
         Ok(match path {
             Some(path) => BadRows {
                 writer: Box::new(BufWriter::new(File::create(path).with_context(|| {
                     format!("cannot create bad-rows file {}", path.display())
                 })?)),
                 destination: path.display().to_string(),
+                bar: None,
             },
             None => BadRows {
                 writer: Box::new(io::stderr()),
                 destination: "stderr".to_owned(),
+                bar: bar.cloned(),
             },
         })
     }
 
     pub(crate) fn write(&mut self, row: &impl Serialize) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.writer, row).context("cannot write bad rows")?;
-        self.writer
-            .write_all(b"\n")
-            .context("cannot write bad rows")
+        let mut line = serde_json::to_vec(row).context("cannot serialise a bad row")?;
+        line.push(b'\n');
+        let writer = &mut self.writer;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| writer.write_all(&line)),
+            None => writer.write_all(&line),
+        }
+        .context("cannot write bad rows")
     }
 
     pub(crate) fn flush(&mut self) -> anyhow::Result<()> {

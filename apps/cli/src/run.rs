@@ -10,7 +10,7 @@ use crate::output::{BadRows, Output};
 pub(crate) struct RunOptions {
     pub(crate) inputs: Vec<String>,
     pub(crate) max_line_bytes: usize,
-    pub(crate) progress: bool,
+    pub(crate) progress: Option<indicatif::ProgressBar>,
     /// Print every line's outcome instead of the interactions only.
     pub(crate) outcomes: bool,
 }
@@ -55,7 +55,7 @@ pub(crate) fn run(
     for_each_line(
         &options.inputs,
         options.max_line_bytes,
-        options.progress,
+        options.progress.as_ref(),
         |place, line| {
             let line = match line {
                 Ok(line) => line,
