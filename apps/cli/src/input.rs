@@ -35,8 +35,21 @@ impl<R: Read> Read for Counted<R> {
 
 const BUFFER: usize = 256 * 1024;
 
-/// Opens an input; `.gz` and `.zst` files are decompressed as they are read.
+/// The name under which [`open`] yields the built-in demo events.
+pub(crate) const DEMO_INPUT: &str = "demo:events.tsv";
+
+/// `fixtures/demo/events.tsv`, built in so that `snowplow-personalize demo` runs from anywhere.
+const DEMO_EVENTS: &[u8] = include_bytes!("../../../fixtures/demo/events.tsv");
+
+/// Opens an input; `.gz` and `.zst` files are decompressed as they are read. `demo:` names the demo
+/// events built into the binary.
 pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
+    if name == DEMO_INPUT {
+        return Ok(Input {
+            name: name.to_owned(),
+            reader: Box::new(DEMO_EVENTS),
+        });
+    }
     if name == "-" {
         return Ok(Input {
             name: name.to_owned(),
@@ -127,7 +140,8 @@ pub(crate) fn read_line(
 /// A progress bar over the total size of the input files, shown only when stderr is a terminal and
 /// every input is a file; otherwise nothing is drawn.
 pub(crate) fn progress(names: &[String], enabled: bool) -> Option<ProgressBar> {
-    if !enabled || !io::stderr().is_terminal() || names.iter().any(|n| n == "-") {
+    if !enabled || !io::stderr().is_terminal() || names.iter().any(|n| n == "-" || n == DEMO_INPUT)
+    {
         return None;
     }
     let total: u64 = names

@@ -1,23 +1,29 @@
 //! `snowplow-personalize`: the local runner of snowplow-personalize.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use delivery::{Flight, Metrics, SdkApi, SendConfig, Sender};
 use interactions::{Pipeline, Registry, Settings};
+use personalize_events::{Batcher, DeliverySettings};
 use snowplow_enriched::Event;
 
 // Links every flavour crate, and with them their mapper registrations.
 use flavours as _;
 
+mod emulator;
 mod input;
 mod output;
 mod run;
 
-use output::{BadRows, Output};
-use run::{BadRow, RunOptions};
+use output::{BadRows, DeadLetters, Output};
+use run::{BadRow, RunOptions, Sending, Target, Translating};
 
 /// Feed a shop's Snowplow enriched events to Amazon Personalize.
 #[derive(Parser)]
@@ -29,18 +35,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Map enriched events to interactions: one JSON line per interaction on stdout, a summary on stderr.
-    Run {
-        #[command(flatten)]
-        inputs: Inputs,
-        /// Mapping settings (TOML); the defaults reproduce the seed system.
-        #[arg(long, value_name = "FILE")]
-        settings: Option<PathBuf>,
-        /// Print every line's outcome (interaction, skipped with reason, filtered, bad) instead of the
-        /// interactions only.
-        #[arg(long)]
-        outcomes: bool,
-    },
+    /// Map enriched events to interactions and print, translate or send them; a summary goes to stderr.
+    Run(RunArgs),
+    /// Send the built-in demo events through the real AWS SDK to an in-process Personalize emulator and
+    /// print what it accepted. Needs no AWS account.
+    Demo,
+    /// Run the Personalize Events emulator until interrupted, printing each event it accepts.
+    Emulator(emulator::EmulatorArgs),
     /// List the registered flavours and the event names their mappers handle.
     Mappers,
     /// Print events as the Go Analytics SDK renders them (the JSON Snowbridge hands to transforms).
@@ -51,6 +52,87 @@ enum Command {
         #[arg(long)]
         geo: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Mapping and delivery settings (TOML); the defaults reproduce the seed system.
+    #[arg(long, value_name = "FILE")]
+    settings: Option<PathBuf>,
+    /// Print every line's outcome (interaction, skipped with reason, filtered, bad) instead of the
+    /// interactions only (with `--to interactions`).
+    #[arg(long)]
+    outcomes: bool,
+    /// What to do with interactions: print them, print the PutEvents requests they make, or send
+    /// those to Personalize (credentials and region from the usual AWS chain).
+    #[arg(long, value_enum, default_value_t = To::Interactions)]
+    to: To,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum To {
+    Interactions,
+    PutEvents,
+    Personalize,
+}
+
+#[derive(clap::Args)]
+struct DeliveryArgs {
+    /// The event tracker's id; otherwise looked up for --dataset-group (or the settings' default group).
+    #[arg(long, value_name = "ID")]
+    tracking_id: Option<String>,
+    /// The dataset group to send to, resolved to a tracking id through the settings or
+    /// SNOWPLOW_PERSONALIZE_TRACKING_IDS.
+    #[arg(long, value_name = "NAME")]
+    dataset_group: Option<String>,
+    /// Send to this endpoint instead of AWS's (the emulator, say).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Where requests that could not be delivered go, as JSON lines {request, error}.
+    #[arg(long, value_name = "FILE", default_value = "dead-letters.jsonl")]
+    dead_letters: PathBuf,
+    /// PutEvents calls per second per tracking id, shared by all concurrent senders.
+    #[arg(long, default_value_t = 1000.0)]
+    calls_per_second: f64,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Attempts per call, the first included.
+    #[arg(long, default_value_t = 10)]
+    max_attempts: u32,
+    /// Each attempt is abandoned (and retried) after this many milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    attempt_timeout_ms: u64,
+}
+
+impl DeliveryArgs {
+    fn send_config(&self) -> SendConfig {
+        SendConfig {
+            max_attempts: self.max_attempts.max(1),
+            attempt_timeout: Duration::from_millis(self.attempt_timeout_ms.max(1)),
+            calls_per_second: self.calls_per_second,
+            concurrency: self.concurrency.max(1),
+            ..SendConfig::default()
+        }
+    }
+
+    fn tracking_id(&self, settings: &Settings) -> anyhow::Result<String> {
+        if let Some(id) = &self.tracking_id {
+            return Ok(id.clone());
+        }
+        let delivery = DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?;
+        Ok(match &self.dataset_group {
+            Some(group) => delivery.tracking_id(group)?,
+            None => delivery.default_tracking_id().context(
+                "give --tracking-id, or --dataset-group with a tracking id in the settings",
+            )?,
+        }
+        .to_owned())
+    }
 }
 
 #[derive(clap::Args)]
@@ -100,34 +182,18 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run {
-            inputs,
-            settings,
-            outcomes,
-        } => {
-            let settings = match settings {
-                Some(path) => Settings::load(&path)?,
-                None => Settings::default(),
-            };
-            let pipeline = Pipeline::new(&settings)?;
-            let names = inputs.names();
-            let progress = input::progress(&names, !inputs.no_progress);
-            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
-            let options = RunOptions {
-                inputs: names,
-                max_line_bytes: inputs.max_line_bytes,
-                progress,
-                outcomes,
-            };
-            let tally = run::run(&pipeline, &options, &mut Output::stdout(), &mut bad_rows)?;
-            eprint!("{tally}");
-            if tally.bad > 0 {
-                eprintln!("bad rows written to {}", bad_rows.destination);
-            }
-            Ok(())
-        }
+        Command::Run(args) => run_command(args),
+        Command::Demo => demo(),
+        Command::Emulator(args) => runtime()?.block_on(emulator::serve(args)),
         Command::Mappers => {
             let registry = Registry::linked()?;
             let mut out = std::io::stdout().lock();
@@ -148,57 +214,189 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Inspect { inputs, geo } => {
-            let mut out = Output::stdout();
-            let names = inputs.names();
-            let progress = input::progress(&names, !inputs.no_progress);
-            let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
-            let mut bad = 0u64;
-            input::for_each_line(
-                &names,
-                inputs.max_line_bytes,
-                progress.as_ref(),
-                |place, line| {
-                    let line = match line {
-                        Ok(line) => line,
-                        Err(length) => {
-                            bad += 1;
-                            return bad_rows.write(&BadRow::too_long(
-                                place,
-                                length,
-                                inputs.max_line_bytes,
-                            ));
-                        }
-                    };
-                    let rendered = Event::parse(line).and_then(|e| {
-                        if geo {
-                            e.to_json_with_geo()
-                        } else {
-                            e.to_json()
-                        }
-                    });
-                    match rendered {
-                        Ok(json) => out.json_line(&json),
-                        Err(error) => {
-                            bad += 1;
-                            bad_rows.write(&BadRow {
-                                file: place.file,
-                                line: place.line,
-                                event_id: None,
-                                error: error.to_string(),
-                            })
-                        }
-                    }
-                },
-            )?;
-            out.flush().context("cannot write output")?;
-            bad_rows.flush()?;
-            if bad > 0 {
-                eprintln!("{bad} bad rows written to {}", bad_rows.destination);
-            }
-            Ok(())
+        Command::Inspect { inputs, geo } => inspect(&inputs, geo),
+    }
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<()> {
+    if args.outcomes && args.to != To::Interactions {
+        bail!("--outcomes prints every line's outcome and goes with --to interactions only");
+    }
+    let settings = match &args.settings {
+        Some(path) => Settings::load(path)?,
+        None => Settings::default(),
+    };
+    let pipeline = Pipeline::new(&settings)?;
+    let names = args.inputs.names();
+    let progress = input::progress(&names, !args.inputs.no_progress);
+    let mut bad_rows = BadRows::open(args.inputs.bad_rows.as_deref(), progress.as_ref())?;
+    let options = RunOptions {
+        inputs: names,
+        max_line_bytes: args.inputs.max_line_bytes,
+        progress,
+        outcomes: args.outcomes,
+    };
+    let translating = |tracking_id: String| Translating {
+        tracking_id,
+        batcher: Batcher::new(10_000),
+        metrics: Arc::new(Metrics::default()),
+    };
+    // Kept alive for the whole run when sending: the runtime drives the SDK's connections.
+    let mut runtime_guard = None;
+    let target = match args.to {
+        To::Interactions => Target::Interactions,
+        To::PutEvents => Target::PutEvents(translating(args.delivery.tracking_id(&settings)?)),
+        To::Personalize => {
+            let tracking_id = args.delivery.tracking_id(&settings)?;
+            let rt = runtime()?;
+            let config = args.delivery.send_config();
+            let client = rt.block_on(delivery::sdk_client(
+                args.delivery.endpoint_url.as_deref(),
+                config.attempt_timeout,
+            ));
+            let t = translating(tracking_id);
+            let sender = Arc::new(Sender::new(SdkApi::new(client), config, t.metrics.clone()));
+            let sending = Sending {
+                runtime: rt.handle().clone(),
+                flight: Flight::new(sender),
+                dead_letters: DeadLetters::new(&args.delivery.dead_letters),
+            };
+            runtime_guard = Some(rt);
+            Target::Personalize(t, sending)
+        }
+    };
+    let (tally, metrics) = run::run(
+        &pipeline,
+        &options,
+        target,
+        &mut Output::stdout(),
+        &mut bad_rows,
+    )?;
+    drop(runtime_guard);
+    eprint!("{tally}");
+    if let Some(metrics) = metrics {
+        eprint!("{metrics}");
+        if metrics.dead_lettered_events > 0 {
+            eprintln!(
+                "dead letters written to {}",
+                args.delivery.dead_letters.display()
+            );
         }
     }
+    if tally.bad > 0 {
+        eprintln!("bad rows written to {}", bad_rows.destination);
+    }
+    Ok(())
+}
+
+/// The README's first command: the demo events, through the real SDK over HTTP, into the emulator.
+fn demo() -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let emulator = rt
+        .block_on(personalize_emulator::Emulator::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Default::default(),
+        ))
+        .context("cannot start the emulator")?;
+    let config = SendConfig::default();
+    let client =
+        delivery::sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
+    let metrics = Arc::new(Metrics::default());
+    let sender = Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone()));
+    let dead_letters = std::env::temp_dir().join("snowplow-personalize-demo-dead-letters.jsonl");
+    let target = Target::Personalize(
+        Translating {
+            tracking_id: "demo-tracking-id".into(),
+            batcher: Batcher::new(10_000),
+            metrics,
+        },
+        Sending {
+            runtime: rt.handle().clone(),
+            flight: Flight::new(sender),
+            dead_letters: DeadLetters::new(&dead_letters),
+        },
+    );
+    let pipeline = Pipeline::new(&Settings::default())?;
+    let options = RunOptions {
+        inputs: vec![input::DEMO_INPUT.to_owned()],
+        max_line_bytes: 1 << 20,
+        progress: None,
+        outcomes: false,
+    };
+    let mut bad_rows = BadRows::open(None, None)?;
+    let (tally, metrics) = run::run(
+        &pipeline,
+        &options,
+        target,
+        &mut Output::null(),
+        &mut bad_rows,
+    )?;
+    let mut out = Output::stdout();
+    for accepted in emulator.accepted() {
+        out.json_line(&accepted)?;
+    }
+    out.flush()?;
+    eprint!("{tally}");
+    if let Some(metrics) = metrics {
+        eprint!("{metrics}");
+    }
+    let stats = emulator.stats();
+    eprintln!(
+        "emulator at {}: {} calls accepted, {} events accepted, {} duplicates, largest call {} events",
+        emulator.endpoint_url(),
+        stats.accepted_calls,
+        stats.accepted_events,
+        stats.duplicate_events,
+        stats.max_events_per_call
+    );
+    rt.block_on(emulator.shutdown());
+    Ok(())
+}
+
+fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
+    let mut out = Output::stdout();
+    let names = inputs.names();
+    let progress = input::progress(&names, !inputs.no_progress);
+    let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
+    let mut bad = 0u64;
+    input::for_each_line(
+        &names,
+        inputs.max_line_bytes,
+        progress.as_ref(),
+        |place, line| {
+            let line = match line {
+                Ok(line) => line,
+                Err(length) => {
+                    bad += 1;
+                    return bad_rows.write(&BadRow::too_long(place, length, inputs.max_line_bytes));
+                }
+            };
+            match Event::parse(line).and_then(|e| {
+                if geo {
+                    e.to_json_with_geo()
+                } else {
+                    e.to_json()
+                }
+            }) {
+                Ok(json) => out.json_line(&json),
+                Err(error) => {
+                    bad += 1;
+                    bad_rows.write(&BadRow {
+                        file: place.file,
+                        line: place.line,
+                        event_id: None,
+                        error: error.to_string(),
+                    })
+                }
+            }
+        },
+    )?;
+    out.flush().context("cannot write output")?;
+    bad_rows.flush()?;
+    if bad > 0 {
+        eprintln!("{bad} bad rows written to {}", bad_rows.destination);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

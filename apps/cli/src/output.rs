@@ -20,6 +20,13 @@ impl Output {
         }
     }
 
+    /// Output nobody reads (the demo prints what the emulator received instead).
+    pub(crate) fn null() -> Output {
+        Output {
+            writer: Box::new(io::sink()),
+        }
+    }
+
     pub(crate) fn json_line(&mut self, value: &impl Serialize) -> anyhow::Result<()> {
         serde_json::to_writer(&mut self.writer, value).context("cannot write output")?;
         self.writer.write_all(b"\n").context("cannot write output")
@@ -67,7 +74,62 @@ impl BadRows {
         .context("cannot write bad rows")
     }
 
+    /// A warning for people, on stderr whatever the bad-rows destination.
+    pub(crate) fn note(&mut self, text: &str) -> anyhow::Result<()> {
+        let line = format!("{text}\n");
+        let mut stderr = io::stderr();
+        match &self.bar {
+            Some(bar) => bar.suspend(|| stderr.write_all(line.as_bytes())),
+            None => stderr.write_all(line.as_bytes()),
+        }
+        .context("cannot write to stderr")
+    }
+
     pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
         self.writer.flush().context("cannot write bad rows")
+    }
+}
+
+/// Requests that could not be delivered, as JSON lines `{request, error}`; the file is created when the
+/// first one arrives, so a clean run leaves nothing behind.
+pub(crate) struct DeadLetters {
+    path: std::path::PathBuf,
+    writer: Option<BufWriter<File>>,
+    pub(crate) count: u64,
+}
+
+impl DeadLetters {
+    pub(crate) fn new(path: &Path) -> DeadLetters {
+        DeadLetters {
+            path: path.to_owned(),
+            writer: None,
+            count: 0,
+        }
+    }
+
+    pub(crate) fn write_all(&mut self, letters: &[delivery::DeadLetter]) -> anyhow::Result<()> {
+        for letter in letters {
+            if self.writer.is_none() {
+                let file = File::create(&self.path).with_context(|| {
+                    format!("cannot create dead-letter file {}", self.path.display())
+                })?;
+                self.writer = Some(BufWriter::new(file));
+            }
+            if let Some(writer) = &mut self.writer {
+                serde_json::to_writer(&mut *writer, letter).context("cannot write dead letters")?;
+                writer
+                    .write_all(b"\n")
+                    .context("cannot write dead letters")?;
+            }
+            self.count += letter.request.event_list.len() as u64;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
+        match &mut self.writer {
+            Some(w) => w.flush().context("cannot write dead letters"),
+            None => Ok(()),
+        }
     }
 }

@@ -1,7 +1,12 @@
-//! `snowplow-personalize run`: enriched events in, interaction JSON lines out.
+//! `snowplow-personalize run`: enriched events in; interactions, PutEvents requests or delivered events
+//! out.
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use interactions::{Outcome, Pipeline, Tally};
+use delivery::{Flight, Metrics, MetricsSnapshot, SdkApi};
+use interactions::{Interaction, Outcome, Pipeline, Tally};
+use personalize_events::{Batcher, PutEventsRequest, translate};
 use serde::Serialize;
 
 use crate::input::{Place, for_each_line};
@@ -45,12 +50,121 @@ struct Traced<'a> {
     outcome: &'a Outcome,
 }
 
+/// What happens to interactions.
+pub(crate) enum Target {
+    /// Interaction JSON lines on stdout.
+    Interactions,
+    /// The PutEvents requests, as JSON lines on stdout, not sent.
+    PutEvents(Translating),
+    /// Sent to Personalize (or the emulator).
+    Personalize(Translating, Sending),
+}
+
+/// Interactions to batched requests.
+pub(crate) struct Translating {
+    pub(crate) tracking_id: String,
+    pub(crate) batcher: Batcher,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// Requests to the service, from the synchronous read loop into the async sender.
+pub(crate) struct Sending {
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) flight: Flight<SdkApi>,
+    pub(crate) dead_letters: crate::output::DeadLetters,
+}
+
+impl Target {
+    fn interaction(
+        &mut self,
+        interaction: &Interaction,
+        place: Place<'_>,
+        out: &mut Output,
+        bad_rows: &mut BadRows,
+    ) -> anyhow::Result<()> {
+        let (translating, mut sending) = match self {
+            Target::Interactions => return out.json_line(interaction),
+            Target::PutEvents(t) => (t, None),
+            Target::Personalize(t, s) => (t, Some(s)),
+        };
+        Metrics::add(&translating.metrics.interactions_in, 1);
+        let translation = match translate(interaction) {
+            Ok(t) => t,
+            Err(error) => {
+                let row = BadRow {
+                    file: place.file,
+                    line: place.line,
+                    event_id: Some(&interaction.event_id),
+                    error: error.to_string(),
+                };
+                return bad_rows.write(&row);
+            }
+        };
+        if translation.recommendation_id_dropped {
+            Metrics::add(&translating.metrics.recommendation_ids_dropped, 1);
+            // The id itself is left out of the log on purpose: it is what was too long, and logs are not
+            // the place for tracking data.
+            bad_rows.note(&format!(
+                "warning: {}:{}: recommendation id over 40 characters left out of event {}",
+                place.file, place.line, interaction.event_id
+            ))?;
+        }
+        if translation.impression_truncated {
+            Metrics::add(&translating.metrics.impressions_truncated, 1);
+        }
+        for request in translating
+            .batcher
+            .push(&translating.tracking_id, translation)
+        {
+            emit(request, sending.as_deref_mut(), out)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is still batched and waits for deliveries in flight.
+    fn finish(self, out: &mut Output) -> anyhow::Result<Option<MetricsSnapshot>> {
+        let (mut translating, mut sending) = match self {
+            Target::Interactions => return Ok(None),
+            Target::PutEvents(t) => (t, None),
+            Target::Personalize(t, s) => (t, Some(s)),
+        };
+        for request in translating.batcher.flush() {
+            emit(request, sending.as_mut(), out)?;
+        }
+        if let Some(Sending {
+            runtime,
+            flight,
+            mut dead_letters,
+        }) = sending
+        {
+            dead_letters.write_all(&runtime.block_on(flight.finish()))?;
+            dead_letters.flush()?;
+        }
+        Ok(Some(translating.metrics.snapshot()))
+    }
+}
+
+fn emit(
+    request: PutEventsRequest,
+    sending: Option<&mut Sending>,
+    out: &mut Output,
+) -> anyhow::Result<()> {
+    match sending {
+        None => out.json_line(&request),
+        Some(s) => {
+            let dead = s.runtime.block_on(s.flight.submit(request));
+            s.dead_letters.write_all(&dead)
+        }
+    }
+}
+
 pub(crate) fn run(
     pipeline: &Pipeline,
     options: &RunOptions,
+    mut target: Target,
     out: &mut Output,
     bad_rows: &mut BadRows,
-) -> anyhow::Result<Tally> {
+) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
     let mut tally = Tally::default();
     for_each_line(
         &options.inputs,
@@ -75,22 +189,27 @@ pub(crate) fn run(
                     line: place.line,
                     outcome: &outcome,
                 })?;
-            } else if let Outcome::Interaction { interaction, .. } = &outcome {
-                out.json_line(interaction)?;
             }
-            if let Outcome::Bad { event_id, error } = &outcome {
-                let row = BadRow {
-                    file: place.file,
-                    line: place.line,
-                    event_id: event_id.as_deref(),
-                    error: error.to_string(),
-                };
-                bad_rows.write(&row)?;
+            match &outcome {
+                Outcome::Interaction { interaction, .. } if !options.outcomes => {
+                    target.interaction(interaction, place, out, bad_rows)?;
+                }
+                Outcome::Bad { event_id, error } => {
+                    let row = BadRow {
+                        file: place.file,
+                        line: place.line,
+                        event_id: event_id.as_deref(),
+                        error: error.to_string(),
+                    };
+                    bad_rows.write(&row)?;
+                }
+                _ => {}
             }
             Ok(())
         },
     )?;
+    let metrics = target.finish(out)?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;
-    Ok(tally)
+    Ok((tally, metrics))
 }

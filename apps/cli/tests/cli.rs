@@ -330,3 +330,142 @@ fn missing_file_is_an_error_and_a_closed_pipe_is_not() {
     drop(child.stdout.take());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn put_events_prints_the_requests_it_would_send() {
+    let output = bin(
+        &[
+            "run",
+            "--to",
+            "put-events",
+            "--tracking-id",
+            "t-1",
+            demo().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let requests = stdout_lines(&output);
+    let events: usize = requests
+        .iter()
+        .map(|r| r["eventList"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(events, 74);
+    assert!(requests.iter().all(|r| r["trackingId"] == "t-1"
+        && (1..=10).contains(&r["eventList"].as_array().unwrap().len())));
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        summary.contains("delivery: interactions in: 50, events sent: 0, calls: 0"),
+        "{summary}"
+    );
+
+    // Without a tracking id there is nothing to address the requests to.
+    let output = bin(
+        &["run", "--to", "put-events", demo().to_str().unwrap()],
+        b"",
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("--tracking-id")
+    );
+}
+
+#[test]
+fn demo_sends_through_the_sdk_to_the_emulator() {
+    let output = bin(&["demo"], b"");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let accepted = stdout_lines(&output);
+    assert_eq!(accepted.len(), 74);
+    assert!(
+        accepted
+            .iter()
+            .all(|a| a["trackingId"] == "demo-tracking-id" && a["event"]["eventId"].is_string())
+    );
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        summary.contains("74 events accepted, 0 duplicates"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn run_sends_to_a_standalone_emulator() {
+    use std::io::{BufRead, BufReader};
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--throttle-rate",
+            "0.2",
+            "--error-rate",
+            "0.05",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(emulator.stderr.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let dead = temp("dead.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+        .args([
+            "run",
+            "--to",
+            "personalize",
+            "--tracking-id",
+            "t-2",
+            "--endpoint-url",
+            &url,
+            "--dead-letters",
+            dead.to_str().unwrap(),
+        ])
+        .arg(demo())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    emulator.kill().unwrap();
+    let printed = emulator.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(summary.contains("events sent: 74"), "{summary}");
+    assert!(
+        summary.contains("dead-lettered events: 0") && !dead.exists(),
+        "{summary}"
+    );
+    let accepted: Vec<Value> = String::from_utf8(printed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(accepted.len(), 74);
+    let ids: std::collections::BTreeSet<&str> = accepted
+        .iter()
+        .map(|a| a["event"]["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 74, "no event accepted twice");
+}

@@ -66,6 +66,9 @@ pub struct Settings {
     pub event_types: EventTypeNames,
     /// Per-flavour tables, keyed by flavour name: `enabled` (default true) plus the flavour's own keys.
     pub flavours: BTreeMap<String, toml::Table>,
+    /// `[personalize]`: delivery settings, read by the delivery side (`personalize-events`), kept here
+    /// so that one file configures a deployment.
+    pub personalize: toml::Table,
 }
 
 impl Settings {

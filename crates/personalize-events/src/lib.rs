@@ -12,10 +12,12 @@
 
 mod batch;
 pub mod limits;
+mod settings;
 mod translate;
 
 pub use batch::{Batcher, MAX_EVENTS_PER_CALL};
 pub use limits::{Violation, validate_request};
+pub use settings::{DATASET_GROUP_VAR, DeliverySettings, DeliverySettingsError, TRACKING_IDS_VAR};
 pub use translate::{TranslateError, Translation, translate};
 
 use serde::{Deserialize, Serialize};
