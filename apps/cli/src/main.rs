@@ -107,6 +107,9 @@ struct DeliveryArgs {
     /// Each attempt is abandoned (and retried) after this many milliseconds.
     #[arg(long, default_value_t = 5000)]
     attempt_timeout_ms: u64,
+    /// No retry of a call starts after this many milliseconds; it is dead-lettered instead.
+    #[arg(long, default_value_t = 120_000)]
+    operation_timeout_ms: u64,
 }
 
 impl DeliveryArgs {
@@ -114,6 +117,7 @@ impl DeliveryArgs {
         SendConfig {
             max_attempts: self.max_attempts.max(1),
             attempt_timeout: Duration::from_millis(self.attempt_timeout_ms.max(1)),
+            operation_timeout: Duration::from_millis(self.operation_timeout_ms),
             calls_per_second: self.calls_per_second,
             concurrency: self.concurrency.max(1),
             ..SendConfig::default()

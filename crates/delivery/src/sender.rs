@@ -24,6 +24,8 @@ pub struct SendConfig {
     pub max_backoff: Duration,
     /// Each attempt is abandoned after this long (and retried).
     pub attempt_timeout: Duration,
+    /// No retry starts after this long since the first attempt; the request is dead-lettered instead.
+    pub operation_timeout: Duration,
     /// Calls per second per tracking id, shared by every concurrent sender (Personalize's default
     /// quota is 1000 per dataset group).
     pub calls_per_second: f64,
@@ -38,6 +40,7 @@ impl Default for SendConfig {
             base_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(120),
             calls_per_second: 1000.0,
             concurrency: 32,
         }
@@ -130,6 +133,7 @@ impl<A: EventsApi> Sender<A> {
         request: PutEventsRequest,
     ) -> Pin<Box<dyn Future<Output = Vec<DeadLetter>> + Send + '_>> {
         Box::pin(async move {
+            let started = Instant::now();
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -155,9 +159,12 @@ impl<A: EventsApi> Sender<A> {
                     Metrics::add(&self.metrics.throttles, 1);
                 }
                 if error.is_retryable() && attempt < self.config.max_attempts {
-                    Metrics::add(&self.metrics.retries, 1);
-                    tokio::time::sleep(self.backoff(attempt - 1)).await;
-                    continue;
+                    let wait = self.backoff(attempt - 1);
+                    if started.elapsed() + wait < self.config.operation_timeout {
+                        Metrics::add(&self.metrics.retries, 1);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                 }
                 if let CallError::Invalid(_) = error {
                     if request.event_list.len() > 1 {

@@ -39,6 +39,7 @@ fn fast_config() -> SendConfig {
         base_backoff: Duration::from_millis(2),
         max_backoff: Duration::from_millis(50),
         attempt_timeout: Duration::from_millis(500),
+        operation_timeout: Duration::from_secs(60),
         calls_per_second: 20_000.0,
         concurrency: 16,
     }
