@@ -30,21 +30,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 fn fixtures() -> anyhow::Result<()> {
     let demo = root().join("fixtures/demo/events.tsv");
     std::fs::create_dir_all(demo.parent().unwrap_or(&root()))?;
-    write_corpus(
-        &mut BufWriter::new(File::create(&demo)?),
-        DEMO_EVENTS,
-        Mix::Realistic,
-        DEMO_SEED,
-    )?;
+    write_corpus(&mut BufWriter::new(File::create(&demo)?), DEMO_EVENTS, Mix::Realistic, DEMO_SEED)?;
     eprintln!("wrote {}", demo.display());
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())

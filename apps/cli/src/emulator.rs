@@ -52,21 +52,11 @@ pub(crate) async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         reject_item_prefix: args.reject_item_prefix,
     };
     let (feed, mut accepted) = tokio::sync::mpsc::unbounded_channel();
-    let emulator = Emulator::start_with_feed(
-        args.listen,
-        Config {
-            faults,
-            seed: args.seed,
-            ..Config::default()
-        },
-        Some(feed),
-    )
-    .await
-    .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!(
-        "Personalize Events emulator listening on {} (Ctrl-C to stop)",
-        emulator.endpoint_url()
-    );
+    let emulator =
+        Emulator::start_with_feed(args.listen, Config { faults, seed: args.seed, ..Config::default() }, Some(feed))
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!("Personalize Events emulator listening on {} (Ctrl-C to stop)", emulator.endpoint_url());
     let mut out: Box<dyn Write + Send> = match &args.save {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()

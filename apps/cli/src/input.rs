@@ -45,39 +45,23 @@ const DEMO_EVENTS: &[u8] = include_bytes!("../../../fixtures/demo/events.tsv");
 /// events built into the binary.
 pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
     if name == DEMO_INPUT {
-        return Ok(Input {
-            name: name.to_owned(),
-            reader: Box::new(DEMO_EVENTS),
-        });
+        return Ok(Input { name: name.to_owned(), reader: Box::new(DEMO_EVENTS) });
     }
     if name == "-" {
-        return Ok(Input {
-            name: name.to_owned(),
-            reader: Box::new(BufReader::with_capacity(BUFFER, io::stdin())),
-        });
+        return Ok(Input { name: name.to_owned(), reader: Box::new(BufReader::with_capacity(BUFFER, io::stdin())) });
     }
     let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
-    let counted = Counted {
-        inner: file,
-        counter: counter.clone(),
-    };
+    let counted = Counted { inner: file, counter: counter.clone() };
     let path = Path::new(name);
     let reader: Box<dyn BufRead> = match path.extension().and_then(|e| e.to_str()) {
-        Some("gz") => Box::new(BufReader::with_capacity(
-            BUFFER,
-            flate2::read::MultiGzDecoder::new(counted),
-        )),
+        Some("gz") => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(counted))),
         Some("zst") => Box::new(BufReader::with_capacity(
             BUFFER,
-            zstd::stream::read::Decoder::new(counted)
-                .with_context(|| format!("cannot start zstd on {name}"))?,
+            zstd::stream::read::Decoder::new(counted).with_context(|| format!("cannot start zstd on {name}"))?,
         )),
         _ => Box::new(BufReader::with_capacity(BUFFER, counted)),
     };
-    Ok(Input {
-        name: name.to_owned(),
-        reader,
-    })
+    Ok(Input { name: name.to_owned(), reader })
 }
 
 /// How a line came out of [`read_line`].
@@ -91,11 +75,7 @@ pub(crate) enum Line {
 
 /// Reads one line into `buf` (cleared first), holding at most `max` bytes of it in memory; `None` at
 /// the end of input. A final line without a newline still counts.
-pub(crate) fn read_line(
-    reader: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Option<Line>> {
+pub(crate) fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<Line>> {
     buf.clear();
     let mut length: u64 = 0;
     let mut too_long = false;
@@ -128,11 +108,7 @@ pub(crate) fn read_line(
         let consumed = done.unwrap_or(chunk.len());
         reader.consume(consumed);
         if done.is_some() {
-            return Ok(Some(if too_long {
-                Line::TooLong(length)
-            } else {
-                Line::Complete
-            }));
+            return Ok(Some(if too_long { Line::TooLong(length) } else { Line::Complete }));
         }
     }
 }
@@ -140,20 +116,13 @@ pub(crate) fn read_line(
 /// A progress bar over the total size of the input files, shown only when stderr is a terminal and
 /// every input is a file; otherwise nothing is drawn.
 pub(crate) fn progress(names: &[String], enabled: bool) -> Option<ProgressBar> {
-    if !enabled || !io::stderr().is_terminal() || names.iter().any(|n| n == "-" || n == DEMO_INPUT)
-    {
+    if !enabled || !io::stderr().is_terminal() || names.iter().any(|n| n == "-" || n == DEMO_INPUT) {
         return None;
     }
-    let total: u64 = names
-        .iter()
-        .filter_map(|n| std::fs::metadata(n).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = names.iter().filter_map(|n| std::fs::metadata(n).ok()).map(|m| m.len()).sum();
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template(
-        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }
@@ -190,11 +159,7 @@ mod tests {
     fn long_lines_are_measured_and_dropped() {
         assert_eq!(
             lines(b"ok\n0123456789\nok2", 5),
-            [
-                (Line::Complete, b"ok".to_vec()),
-                (Line::TooLong(10), Vec::new()),
-                (Line::Complete, b"ok2".to_vec())
-            ]
+            [(Line::Complete, b"ok".to_vec()), (Line::TooLong(10), Vec::new()), (Line::Complete, b"ok2".to_vec())]
         );
     }
 }
@@ -222,15 +187,12 @@ pub(crate) fn for_each_line(
     for name in names {
         let mut input = open(name, &counter)?;
         let mut line = 0;
-        while let Some(status) = read_line(input.reader.as_mut(), &mut buf, max_line_bytes)
-            .with_context(|| format!("cannot read {name}"))?
+        while let Some(status) =
+            read_line(input.reader.as_mut(), &mut buf, max_line_bytes).with_context(|| format!("cannot read {name}"))?
         {
             line += 1;
             events += 1;
-            let place = Place {
-                file: &input.name,
-                line,
-            };
+            let place = Place { file: &input.name, line };
             match status {
                 Line::Complete => each(place, Ok(&buf))?,
                 Line::TooLong(length) => each(place, Err(length))?,

@@ -131,9 +131,9 @@ impl DeliveryArgs {
         let delivery = DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?;
         Ok(match &self.dataset_group {
             Some(group) => delivery.tracking_id(group)?,
-            None => delivery.default_tracking_id().context(
-                "give --tracking-id, or --dataset-group with a tracking id in the settings",
-            )?,
+            None => delivery
+                .default_tracking_id()
+                .context("give --tracking-id, or --dataset-group with a tracking id in the settings")?,
         }
         .to_owned())
     }
@@ -157,11 +157,7 @@ struct Inputs {
 
 impl Inputs {
     fn names(&self) -> Vec<String> {
-        if self.files.is_empty() {
-            vec!["-".to_owned()]
-        } else {
-            self.files.clone()
-        }
+        if self.files.is_empty() { vec!["-".to_owned()] } else { self.files.clone() }
     }
 }
 
@@ -180,17 +176,12 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -202,19 +193,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let registry = Registry::linked()?;
             let mut out = std::io::stdout().lock();
             for flavour in registry.flavours() {
-                let events: Vec<_> = registry
-                    .mappers()
-                    .iter()
-                    .filter(|m| m.flavour == flavour.name)
-                    .map(|m| m.event_name)
-                    .collect();
-                writeln!(
-                    out,
-                    "{:<20} {:<28} {}",
-                    flavour.name,
-                    events.join(", "),
-                    flavour.summary
-                )?;
+                let events: Vec<_> =
+                    registry.mappers().iter().filter(|m| m.flavour == flavour.name).map(|m| m.event_name).collect();
+                writeln!(out, "{:<20} {:<28} {}", flavour.name, events.join(", "), flavour.summary)?;
             }
             Ok(())
         }
@@ -234,12 +215,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let names = args.inputs.names();
     let progress = input::progress(&names, !args.inputs.no_progress);
     let mut bad_rows = BadRows::open(args.inputs.bad_rows.as_deref(), progress.as_ref())?;
-    let options = RunOptions {
-        inputs: names,
-        max_line_bytes: args.inputs.max_line_bytes,
-        progress,
-        outcomes: args.outcomes,
-    };
+    let options =
+        RunOptions { inputs: names, max_line_bytes: args.inputs.max_line_bytes, progress, outcomes: args.outcomes };
     let translating = |tracking_id: String| Translating {
         tracking_id,
         batcher: Batcher::new(10_000),
@@ -254,10 +231,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             let tracking_id = args.delivery.tracking_id(&settings)?;
             let rt = runtime()?;
             let config = args.delivery.send_config();
-            let client = rt.block_on(delivery::sdk_client(
-                args.delivery.endpoint_url.as_deref(),
-                config.attempt_timeout,
-            ));
+            let client =
+                rt.block_on(delivery::sdk_client(args.delivery.endpoint_url.as_deref(), config.attempt_timeout));
             let t = translating(tracking_id);
             let sender = Arc::new(Sender::new(SdkApi::new(client), config, t.metrics.clone()));
             let sending = Sending {
@@ -269,22 +244,13 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             Target::Personalize(t, sending)
         }
     };
-    let (tally, metrics) = run::run(
-        &pipeline,
-        &options,
-        target,
-        &mut Output::stdout(),
-        &mut bad_rows,
-    )?;
+    let (tally, metrics) = run::run(&pipeline, &options, target, &mut Output::stdout(), &mut bad_rows)?;
     drop(runtime_guard);
     eprint!("{tally}");
     if let Some(metrics) = metrics {
         eprint!("{metrics}");
         if metrics.dead_lettered_events > 0 {
-            eprintln!(
-                "dead letters written to {}",
-                args.delivery.dead_letters.display()
-            );
+            eprintln!("dead letters written to {}", args.delivery.dead_letters.display());
         }
     }
     if tally.bad > 0 {
@@ -297,23 +263,15 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
 fn demo() -> anyhow::Result<()> {
     let rt = runtime()?;
     let emulator = rt
-        .block_on(personalize_emulator::Emulator::start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            Default::default(),
-        ))
+        .block_on(personalize_emulator::Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), Default::default()))
         .context("cannot start the emulator")?;
     let config = SendConfig::default();
-    let client =
-        delivery::sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
+    let client = delivery::sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
     let metrics = Arc::new(Metrics::default());
     let sender = Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone()));
     let dead_letters = std::env::temp_dir().join("snowplow-personalize-demo-dead-letters.jsonl");
     let target = Target::Personalize(
-        Translating {
-            tracking_id: "demo-tracking-id".into(),
-            batcher: Batcher::new(10_000),
-            metrics,
-        },
+        Translating { tracking_id: "demo-tracking-id".into(), batcher: Batcher::new(10_000), metrics },
         Sending {
             runtime: rt.handle().clone(),
             flight: Flight::new(sender),
@@ -328,13 +286,7 @@ fn demo() -> anyhow::Result<()> {
         outcomes: false,
     };
     let mut bad_rows = BadRows::open(None, None)?;
-    let (tally, metrics) = run::run(
-        &pipeline,
-        &options,
-        target,
-        &mut Output::null(),
-        &mut bad_rows,
-    )?;
+    let (tally, metrics) = run::run(&pipeline, &options, target, &mut Output::null(), &mut bad_rows)?;
     let mut out = Output::stdout();
     for accepted in emulator.accepted() {
         out.json_line(&accepted)?;
@@ -363,38 +315,22 @@ fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
     let progress = input::progress(&names, !inputs.no_progress);
     let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
     let mut bad = 0u64;
-    input::for_each_line(
-        &names,
-        inputs.max_line_bytes,
-        progress.as_ref(),
-        |place, line| {
-            let line = match line {
-                Ok(line) => line,
-                Err(length) => {
-                    bad += 1;
-                    return bad_rows.write(&BadRow::too_long(place, length, inputs.max_line_bytes));
-                }
-            };
-            match Event::parse(line).and_then(|e| {
-                if geo {
-                    e.to_json_with_geo()
-                } else {
-                    e.to_json()
-                }
-            }) {
-                Ok(json) => out.json_line(&json),
-                Err(error) => {
-                    bad += 1;
-                    bad_rows.write(&BadRow {
-                        file: place.file,
-                        line: place.line,
-                        event_id: None,
-                        error: error.to_string(),
-                    })
-                }
+    input::for_each_line(&names, inputs.max_line_bytes, progress.as_ref(), |place, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(length) => {
+                bad += 1;
+                return bad_rows.write(&BadRow::too_long(place, length, inputs.max_line_bytes));
             }
-        },
-    )?;
+        };
+        match Event::parse(line).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
+            Ok(json) => out.json_line(&json),
+            Err(error) => {
+                bad += 1;
+                bad_rows.write(&BadRow { file: place.file, line: place.line, event_id: None, error: error.to_string() })
+            }
+        }
+    })?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;
     if bad > 0 {

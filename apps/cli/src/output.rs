@@ -15,16 +15,12 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn stdout() -> Output {
-        Output {
-            writer: Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
-        }
+        Output { writer: Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())) }
     }
 
     /// Output nobody reads (the demo prints what the emulator received instead).
     pub(crate) fn null() -> Output {
-        Output {
-            writer: Box::new(io::sink()),
-        }
+        Output { writer: Box::new(io::sink()) }
     }
 
     pub(crate) fn json_line(&mut self, value: &impl Serialize) -> anyhow::Result<()> {
@@ -49,17 +45,13 @@ impl BadRows {
     pub(crate) fn open(path: Option<&Path>, bar: Option<&ProgressBar>) -> anyhow::Result<BadRows> {
         Ok(match path {
             Some(path) => BadRows {
-                writer: Box::new(BufWriter::new(File::create(path).with_context(|| {
-                    format!("cannot create bad-rows file {}", path.display())
-                })?)),
+                writer: Box::new(BufWriter::new(
+                    File::create(path).with_context(|| format!("cannot create bad-rows file {}", path.display()))?,
+                )),
                 destination: path.display().to_string(),
                 bar: None,
             },
-            None => BadRows {
-                writer: Box::new(io::stderr()),
-                destination: "stderr".to_owned(),
-                bar: bar.cloned(),
-            },
+            None => BadRows { writer: Box::new(io::stderr()), destination: "stderr".to_owned(), bar: bar.cloned() },
         })
     }
 
@@ -100,26 +92,19 @@ pub(crate) struct DeadLetters {
 
 impl DeadLetters {
     pub(crate) fn new(path: &Path) -> DeadLetters {
-        DeadLetters {
-            path: path.to_owned(),
-            writer: None,
-            count: 0,
-        }
+        DeadLetters { path: path.to_owned(), writer: None, count: 0 }
     }
 
     pub(crate) fn write_all(&mut self, letters: &[delivery::DeadLetter]) -> anyhow::Result<()> {
         for letter in letters {
             if self.writer.is_none() {
-                let file = File::create(&self.path).with_context(|| {
-                    format!("cannot create dead-letter file {}", self.path.display())
-                })?;
+                let file = File::create(&self.path)
+                    .with_context(|| format!("cannot create dead-letter file {}", self.path.display()))?;
                 self.writer = Some(BufWriter::new(file));
             }
             if let Some(writer) = &mut self.writer {
                 serde_json::to_writer(&mut *writer, letter).context("cannot write dead letters")?;
-                writer
-                    .write_all(b"\n")
-                    .context("cannot write dead letters")?;
+                writer.write_all(b"\n").context("cannot write dead letters")?;
             }
             self.count += letter.request.event_list.len() as u64;
         }

@@ -36,9 +36,7 @@ impl<'a> BadRow<'a> {
             file: place.file,
             line: place.line,
             event_id: None,
-            error: format!(
-                "line is {length} bytes long, over the limit of {max} (--max-line-bytes)"
-            ),
+            error: format!("line is {length} bytes long, over the limit of {max} (--max-line-bytes)"),
         }
     }
 }
@@ -112,10 +110,7 @@ impl Target {
         if translation.impression_truncated {
             Metrics::add(&translating.metrics.impressions_truncated, 1);
         }
-        for request in translating
-            .batcher
-            .push(&translating.tracking_id, translation)
-        {
+        for request in translating.batcher.push(&translating.tracking_id, translation) {
             emit(request, sending.as_deref_mut(), out)?;
         }
         Ok(())
@@ -131,12 +126,7 @@ impl Target {
         for request in translating.batcher.flush() {
             emit(request, sending.as_mut(), out)?;
         }
-        if let Some(Sending {
-            runtime,
-            flight,
-            mut dead_letters,
-        }) = sending
-        {
+        if let Some(Sending { runtime, flight, mut dead_letters }) = sending {
             dead_letters.write_all(&runtime.block_on(flight.finish()))?;
             dead_letters.flush()?;
         }
@@ -144,11 +134,7 @@ impl Target {
     }
 }
 
-fn emit(
-    request: PutEventsRequest,
-    sending: Option<&mut Sending>,
-    out: &mut Output,
-) -> anyhow::Result<()> {
+fn emit(request: PutEventsRequest, sending: Option<&mut Sending>, out: &mut Output) -> anyhow::Result<()> {
     match sending {
         None => out.json_line(&request),
         Some(s) => {
@@ -166,48 +152,36 @@ pub(crate) fn run(
     bad_rows: &mut BadRows,
 ) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
     let mut tally = Tally::default();
-    for_each_line(
-        &options.inputs,
-        options.max_line_bytes,
-        options.progress.as_ref(),
-        |place, line| {
-            let line = match line {
-                Ok(line) => line,
-                Err(length) => {
-                    tally.record_unreadable();
-                    return bad_rows.write(&BadRow::too_long(
-                        place,
-                        length,
-                        options.max_line_bytes,
-                    ));
-                }
-            };
-            let outcome = pipeline.process(line);
-            tally.record(&outcome);
-            if options.outcomes {
-                out.json_line(&Traced {
+    for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(length) => {
+                tally.record_unreadable();
+                return bad_rows.write(&BadRow::too_long(place, length, options.max_line_bytes));
+            }
+        };
+        let outcome = pipeline.process(line);
+        tally.record(&outcome);
+        if options.outcomes {
+            out.json_line(&Traced { line: place.line, outcome: &outcome })?;
+        }
+        match &outcome {
+            Outcome::Interaction { interaction, .. } if !options.outcomes => {
+                target.interaction(interaction, place, out, bad_rows)?;
+            }
+            Outcome::Bad { event_id, error } => {
+                let row = BadRow {
+                    file: place.file,
                     line: place.line,
-                    outcome: &outcome,
-                })?;
+                    event_id: event_id.as_deref(),
+                    error: error.to_string(),
+                };
+                bad_rows.write(&row)?;
             }
-            match &outcome {
-                Outcome::Interaction { interaction, .. } if !options.outcomes => {
-                    target.interaction(interaction, place, out, bad_rows)?;
-                }
-                Outcome::Bad { event_id, error } => {
-                    let row = BadRow {
-                        file: place.file,
-                        line: place.line,
-                        event_id: event_id.as_deref(),
-                        error: error.to_string(),
-                    };
-                    bad_rows.write(&row)?;
-                }
-                _ => {}
-            }
-            Ok(())
-        },
-    )?;
+            _ => {}
+        }
+        Ok(())
+    })?;
     let metrics = target.finish(out)?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;

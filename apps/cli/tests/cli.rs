@@ -31,11 +31,7 @@ fn bin(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn stdout_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8(output.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    String::from_utf8(output.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -64,25 +60,10 @@ fn run_prints_interactions_with_exactly_the_seed_keys() {
     let lines = stdout_lines(&output);
     assert_eq!(lines.len(), 50);
     for line in &lines {
-        let keys: Vec<&str> = line
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let required = [
-            "event_id",
-            "event_type",
-            "session_id",
-            "item_ids",
-            "sent_at",
-        ];
+        let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+        let required = ["event_id", "event_type", "session_id", "item_ids", "sent_at"];
         assert!(required.iter().all(|k| keys.contains(k)), "{line}");
-        assert!(
-            keys.iter()
-                .all(|k| required.contains(k) || *k == "user_id" || *k == "impression_id"),
-            "{line}"
-        );
+        assert!(keys.iter().all(|k| required.contains(k) || *k == "user_id" || *k == "impression_id"), "{line}");
         assert!(line["sent_at"].is_i64());
         if line.get("impression_id").is_some() {
             assert_eq!(line["event_type"], "Click", "{line}");
@@ -91,16 +72,11 @@ fn run_prints_interactions_with_exactly_the_seed_keys() {
     assert!(lines.iter().any(|l| l.get("impression_id").is_some()));
     let summary = String::from_utf8(output.stderr).unwrap();
     assert!(
-        summary.starts_with(
-            "events read: 300, filtered: 227, interactions: 50, skipped: 23, bad rows: 0\n"
-        ),
+        summary.starts_with("events read: 300, filtered: 227, interactions: 50, skipped: 23, bad rows: 0\n"),
         "{summary}"
     );
     assert!(summary.contains("interactions  hyper-t: View"), "{summary}");
-    assert!(
-        summary.contains("skipped       element-tracking: no element entity"),
-        "{summary}"
-    );
+    assert!(summary.contains("skipped       element-tracking: no element entity"), "{summary}");
 }
 
 #[test]
@@ -111,10 +87,7 @@ fn stdin_and_compressed_files_give_the_same_output() {
     assert_eq!(bin(&["run", "-"], &plain).stdout, from_file);
 
     let gz = temp("events.tsv.gz");
-    let mut encoder = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gz).unwrap(),
-        flate2::Compression::fast(),
-    );
+    let mut encoder = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
     encoder.write_all(&plain).unwrap();
     encoder.finish().unwrap();
     assert_eq!(bin(&["run", gz.to_str().unwrap()], b"").stdout, from_file);
@@ -124,22 +97,14 @@ fn stdin_and_compressed_files_give_the_same_output() {
     assert_eq!(bin(&["run", zst.to_str().unwrap()], b"").stdout, from_file);
 
     // Several files are read in order.
-    let twice = bin(
-        &["run", demo().to_str().unwrap(), zst.to_str().unwrap()],
-        b"",
-    )
-    .stdout;
+    let twice = bin(&["run", demo().to_str().unwrap(), zst.to_str().unwrap()], b"").stdout;
     assert_eq!(twice, [from_file.clone(), from_file].concat());
 }
 
 #[test]
 fn bad_rows_name_file_and_line_and_the_rest_flows_on() {
-    let good: Vec<Vec<u8>> = std::fs::read(demo())
-        .unwrap()
-        .split(|&b| b == b'\n')
-        .take(40)
-        .map(<[u8]>::to_vec)
-        .collect();
+    let good: Vec<Vec<u8>> =
+        std::fs::read(demo()).unwrap().split(|&b| b == b'\n').take(40).map(<[u8]>::to_vec).collect();
     let mut input = Vec::new();
     for (i, line) in good.iter().enumerate() {
         input.extend_from_slice(line);
@@ -156,45 +121,20 @@ fn bad_rows_name_file_and_line_and_the_rest_flows_on() {
     std::fs::write(&path, &input).unwrap();
     let bad_rows = temp("bad-rows.jsonl");
     let output = bin(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--bad-rows",
-            bad_rows.to_str().unwrap(),
-            "--max-line-bytes",
-            "4096",
-        ],
+        &["run", path.to_str().unwrap(), "--bad-rows", bad_rows.to_str().unwrap(), "--max-line-bytes", "4096"],
         b"",
     );
     assert!(output.status.success());
-    let clean = bin(
-        &["run"],
-        &good
-            .iter()
-            .flat_map(|l| [l.as_slice(), b"\n"].concat())
-            .collect::<Vec<u8>>(),
-    );
-    assert_eq!(
-        output.stdout, clean.stdout,
-        "bad lines must not change what good lines give"
-    );
-    let rows: Vec<Value> = std::fs::read_to_string(&bad_rows)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let clean = bin(&["run"], &good.iter().flat_map(|l| [l.as_slice(), b"\n"].concat()).collect::<Vec<u8>>());
+    assert_eq!(output.stdout, clean.stdout, "bad lines must not change what good lines give");
+    let rows: Vec<Value> =
+        std::fs::read_to_string(&bad_rows).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["line"], 12);
     assert_eq!(rows[0]["file"], path.to_str().unwrap());
-    assert_eq!(
-        rows[0]["error"],
-        "expected 131 tab-separated fields, found 1"
-    );
+    assert_eq!(rows[0]["error"], "expected 131 tab-separated fields, found 1");
     assert_eq!(rows[1]["line"], 23);
-    assert_eq!(
-        rows[1]["error"],
-        "line is 5000 bytes long, over the limit of 4096 (--max-line-bytes)"
-    );
+    assert_eq!(rows[1]["error"], "line is 5000 bytes long, over the limit of 4096 (--max-line-bytes)");
     let summary = String::from_utf8(output.stderr).unwrap();
     assert!(summary.contains("bad rows: 2"), "{summary}");
 }
@@ -203,67 +143,27 @@ fn bad_rows_name_file_and_line_and_the_rest_flows_on() {
 fn outcomes_explain_every_line() {
     let lines = stdout_lines(&bin(&["run", "--outcomes", demo().to_str().unwrap()], b""));
     assert_eq!(lines.len(), 300);
-    assert!(
-        lines
-            .iter()
-            .enumerate()
-            .all(|(i, l)| l["line"] == i as u64 + 1)
-    );
+    assert!(lines.iter().enumerate().all(|(i, l)| l["line"] == i as u64 + 1));
     let count = |status: &str| lines.iter().filter(|l| l["status"] == status).count();
-    assert_eq!(
-        (
-            count("interaction"),
-            count("skipped"),
-            count("filtered"),
-            count("bad")
-        ),
-        (50, 23, 227, 0)
-    );
+    assert_eq!((count("interaction"), count("skipped"), count("filtered"), count("bad")), (50, 23, 227, 0));
 }
 
 #[test]
 fn settings_file_changes_the_mapping() {
     let settings = temp("settings.toml");
-    std::fs::write(
-        &settings,
-        "[event_types]\nview = \"view\"\n\n[flavours.hyper-t]\nenabled = false\n",
-    )
-    .unwrap();
-    let output = bin(
-        &[
-            "run",
-            "--settings",
-            settings.to_str().unwrap(),
-            demo().to_str().unwrap(),
-        ],
-        b"",
-    );
+    std::fs::write(&settings, "[event_types]\nview = \"view\"\n\n[flavours.hyper-t]\nenabled = false\n").unwrap();
+    let output = bin(&["run", "--settings", settings.to_str().unwrap(), demo().to_str().unwrap()], b"");
     assert!(output.status.success());
     let lines = stdout_lines(&output);
     assert!(lines.iter().all(|l| l["event_type"] != "View"));
     assert!(lines.iter().any(|l| l["event_type"] == "view"));
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("skipped       hyper-t: flavour disabled in settings")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("skipped       hyper-t: flavour disabled in settings"));
 
     std::fs::write(&settings, "[flavours.hyper_t]\nenabled = false\n").unwrap();
-    let output = bin(
-        &[
-            "run",
-            "--settings",
-            settings.to_str().unwrap(),
-            demo().to_str().unwrap(),
-        ],
-        b"",
-    );
+    let output = bin(&["run", "--settings", settings.to_str().unwrap(), demo().to_str().unwrap()], b"");
     assert!(!output.status.success());
     let error = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        error.contains("\"hyper_t\", which is not registered"),
-        "{error}"
-    );
+    assert!(error.contains("\"hyper_t\", which is not registered"), "{error}");
 }
 
 #[test]
@@ -273,11 +173,7 @@ fn mappers_lists_the_registry() {
     let listed: Vec<(&str, &str)> = text
         .lines()
         .map(|l| {
-            let columns: Vec<&str> = l
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect();
+            let columns: Vec<&str> = l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
             (columns[0], columns[1])
         })
         .collect();
@@ -310,19 +206,10 @@ fn inspect_renders_analytics_sdk_json() {
 fn missing_file_is_an_error_and_a_closed_pipe_is_not() {
     let output = bin(&["run", "/nonexistent/events.tsv"], b"");
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("cannot open /nonexistent/events.tsv")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("cannot open /nonexistent/events.tsv"));
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
-        .args([
-            "run",
-            "--outcomes",
-            demo().to_str().unwrap(),
-            demo().to_str().unwrap(),
-        ])
+        .args(["run", "--outcomes", demo().to_str().unwrap(), demo().to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -333,97 +220,48 @@ fn missing_file_is_an_error_and_a_closed_pipe_is_not() {
 
 #[test]
 fn put_events_prints_the_requests_it_would_send() {
-    let output = bin(
-        &[
-            "run",
-            "--to",
-            "put-events",
-            "--tracking-id",
-            "t-1",
-            demo().to_str().unwrap(),
-        ],
-        b"",
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = bin(&["run", "--to", "put-events", "--tracking-id", "t-1", demo().to_str().unwrap()], b"");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let requests = stdout_lines(&output);
-    let events: usize = requests
-        .iter()
-        .map(|r| r["eventList"].as_array().unwrap().len())
-        .sum();
+    let events: usize = requests.iter().map(|r| r["eventList"].as_array().unwrap().len()).sum();
     assert_eq!(events, 74);
-    assert!(requests.iter().all(|r| r["trackingId"] == "t-1"
-        && (1..=10).contains(&r["eventList"].as_array().unwrap().len())));
-    let summary = String::from_utf8(output.stderr).unwrap();
     assert!(
-        summary.contains("delivery: interactions in: 50, events sent: 0, calls: 0"),
-        "{summary}"
+        requests
+            .iter()
+            .all(|r| r["trackingId"] == "t-1" && (1..=10).contains(&r["eventList"].as_array().unwrap().len()))
     );
+    let summary = String::from_utf8(output.stderr).unwrap();
+    assert!(summary.contains("delivery: interactions in: 50, events sent: 0, calls: 0"), "{summary}");
 
     // Without a tracking id there is nothing to address the requests to.
-    let output = bin(
-        &["run", "--to", "put-events", demo().to_str().unwrap()],
-        b"",
-    );
+    let output = bin(&["run", "--to", "put-events", demo().to_str().unwrap()], b"");
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .contains("--tracking-id")
-    );
+    assert!(String::from_utf8(output.stderr).unwrap().contains("--tracking-id"));
 }
 
 #[test]
 fn demo_sends_through_the_sdk_to_the_emulator() {
     let output = bin(&["demo"], b"");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let accepted = stdout_lines(&output);
     assert_eq!(accepted.len(), 74);
-    assert!(
-        accepted
-            .iter()
-            .all(|a| a["trackingId"] == "demo-tracking-id" && a["event"]["eventId"].is_string())
-    );
+    assert!(accepted.iter().all(|a| a["trackingId"] == "demo-tracking-id" && a["event"]["eventId"].is_string()));
     let summary = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        summary.contains("74 events accepted, 0 duplicates"),
-        "{summary}"
-    );
+    assert!(summary.contains("74 events accepted, 0 duplicates"), "{summary}");
 }
 
 #[test]
 fn run_sends_to_a_standalone_emulator() {
     use std::io::{BufRead, BufReader};
     let mut emulator = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--throttle-rate",
-            "0.2",
-            "--error-rate",
-            "0.05",
-        ])
+        .args(["emulator", "--listen", "127.0.0.1:0", "--throttle-rate", "0.2", "--error-rate", "0.05"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut banner = String::new();
-    BufReader::new(emulator.stderr.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    BufReader::new(emulator.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let url = banner.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     let dead = temp("dead.jsonl");
     let output = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
         .args([
@@ -446,26 +284,14 @@ fn run_sends_to_a_standalone_emulator() {
         .unwrap();
     emulator.kill().unwrap();
     let printed = emulator.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary = String::from_utf8(output.stderr).unwrap();
     assert!(summary.contains("events sent: 74"), "{summary}");
-    assert!(
-        summary.contains("dead-lettered events: 0") && !dead.exists(),
-        "{summary}"
-    );
-    let accepted: Vec<Value> = String::from_utf8(printed.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert!(summary.contains("dead-lettered events: 0") && !dead.exists(), "{summary}");
+    let accepted: Vec<Value> =
+        String::from_utf8(printed.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(accepted.len(), 74);
-    let ids: std::collections::BTreeSet<&str> = accepted
-        .iter()
-        .map(|a| a["event"]["eventId"].as_str().unwrap())
-        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        accepted.iter().map(|a| a["event"]["eventId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 74, "no event accepted twice");
 }

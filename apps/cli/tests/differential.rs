@@ -23,9 +23,7 @@ fn reference_dir() -> PathBuf {
 
 fn corpus() -> Vec<u8> {
     let mut out = Vec::new();
-    let lines = Corpus::new(11, Mix::Uniform)
-        .take(6000)
-        .chain(Corpus::new(12, Mix::Realistic).take(2000));
+    let lines = Corpus::new(11, Mix::Uniform).take(6000).chain(Corpus::new(12, Mix::Realistic).take(2000));
     for line in lines {
         out.extend_from_slice(&line);
         out.push(b'\n');
@@ -34,31 +32,18 @@ fn corpus() -> Vec<u8> {
 }
 
 fn run_with_stdin(command: &mut Command, input: &[u8]) -> Vec<u8> {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     output.stdout
 }
 
 fn json_lines(bytes: &[u8]) -> Vec<Value> {
-    String::from_utf8(bytes.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    String::from_utf8(bytes.to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 /// The reference's verdict vocabulary for one of our outcomes.
@@ -94,10 +79,7 @@ fn agrees_with_the_seed_pipeline() {
         "the reference pipeline is not at {}; clone the project beside shared/ or set SP_SKIP_DIFFERENTIAL=1",
         reference.display()
     );
-    let setup = Command::new("bash")
-        .arg(reference.join("setup.sh"))
-        .output()
-        .unwrap();
+    let setup = Command::new("bash").arg(reference.join("setup.sh")).output().unwrap();
     assert!(
         setup.status.success(),
         "setup.sh failed (Node and npm are needed): {}",
@@ -107,25 +89,14 @@ fn agrees_with_the_seed_pipeline() {
 
     let input = corpus();
     let theirs = json_lines(&run_with_stdin(
-        Command::new("node")
-            .arg(reference.join("seed-pipeline.js"))
-            .env("SP_REFERENCE_DIR", &sdk_dir),
+        Command::new("node").arg(reference.join("seed-pipeline.js")).env("SP_REFERENCE_DIR", &sdk_dir),
         &input,
     ));
     let ours = json_lines(&run_with_stdin(
-        Command::new(env!("CARGO_BIN_EXE_snowplow-personalize")).args([
-            "run",
-            "--outcomes",
-            "--bad-rows",
-            "/dev/null",
-        ]),
+        Command::new(env!("CARGO_BIN_EXE_snowplow-personalize")).args(["run", "--outcomes", "--bad-rows", "/dev/null"]),
         &input,
     ));
-    assert_eq!(
-        theirs.len(),
-        ours.len(),
-        "different numbers of outcome lines"
-    );
+    assert_eq!(theirs.len(), ours.len(), "different numbers of outcome lines");
 
     let mut disagreements = Vec::new();
     let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
@@ -140,26 +111,15 @@ fn agrees_with_the_seed_pipeline() {
         };
         let (our_status, our_detail) = as_reference_would_say(ours);
         if (status.clone(), detail) != (our_status, our_detail) {
-            disagreements.push(format!(
-                "line {}:\n  reference: {theirs}\n  ours:      {ours}",
-                theirs["line"]
-            ));
+            disagreements.push(format!("line {}:\n  reference: {theirs}\n  ours:      {ours}", theirs["line"]));
         }
-        let reason = if status == "skipped" {
-            theirs["reason"].as_str().unwrap_or("")
-        } else {
-            ""
-        };
+        let reason = if status == "skipped" { theirs["reason"].as_str().unwrap_or("") } else { "" };
         *verdicts.entry(format!("{status} {reason}")).or_default() += 1;
         if let Some(flavour) = ours["flavour"].as_str().filter(|_| status == "interaction") {
             *flavours.entry(flavour.to_owned()).or_default() += 1;
         }
     }
-    eprintln!(
-        "differential: {} lines, {} disagreements",
-        ours.len(),
-        disagreements.len()
-    );
+    eprintln!("differential: {} lines, {} disagreements", ours.len(), disagreements.len());
     for (verdict, n) in &verdicts {
         eprintln!("  {n:>6}  {verdict}");
     }
@@ -171,12 +131,7 @@ fn agrees_with_the_seed_pipeline() {
         "{} of {} lines disagree; the first ones:\n{}",
         disagreements.len(),
         ours.len(),
-        disagreements
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        disagreements.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
     );
     // The corpus must exercise every verdict and every flavour, or agreement means little.
     for verdict in [
@@ -187,10 +142,7 @@ fn agrees_with_the_seed_pipeline() {
         "skipped no session id",
         "skipped not a recognised interaction",
     ] {
-        assert!(
-            verdicts.get(verdict).copied().unwrap_or(0) >= 10,
-            "too few {verdict:?}: {verdicts:?}"
-        );
+        assert!(verdicts.get(verdict).copied().unwrap_or(0) >= 10, "too few {verdict:?}: {verdicts:?}");
     }
     assert_eq!(flavours.len(), 5, "{flavours:?}");
 }

@@ -32,30 +32,18 @@ pub enum CallError {
 
 impl CallError {
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            CallError::Throttled(_)
-                | CallError::Server(_)
-                | CallError::Timeout
-                | CallError::Connection(_)
-        )
+        matches!(self, CallError::Throttled(_) | CallError::Server(_) | CallError::Timeout | CallError::Connection(_))
     }
 }
 
 /// `PutEvents`, and nothing else the rest of the code needs to know about the service.
 pub trait EventsApi: Send + Sync + 'static {
-    fn put_events(
-        &self,
-        request: &PutEventsRequest,
-    ) -> impl Future<Output = Result<(), CallError>> + Send;
+    fn put_events(&self, request: &PutEventsRequest) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
 /// A shared API is still the API (tests keep a handle on their stand-in this way).
 impl<T: EventsApi> EventsApi for std::sync::Arc<T> {
-    fn put_events(
-        &self,
-        request: &PutEventsRequest,
-    ) -> impl Future<Output = Result<(), CallError>> + Send {
+    fn put_events(&self, request: &PutEventsRequest) -> impl Future<Output = Result<(), CallError>> + Send {
         T::put_events(self, request)
     }
 }
@@ -73,19 +61,13 @@ impl SdkApi {
 }
 
 fn timeouts(attempt: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(attempt)
-        .build()
+    TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_attempt_timeout(attempt).build()
 }
 
 /// A client from the usual chain (environment, profile, container or instance role), with SDK retries
 /// off and an attempt timeout; `endpoint_url` overrides the service endpoint (the SDK's own
 /// `AWS_ENDPOINT_URL_PERSONALIZE_EVENTS` works too).
-pub async fn sdk_client(
-    endpoint_url: Option<&str>,
-    attempt_timeout: Duration,
-) -> aws_sdk_personalizeevents::Client {
+pub async fn sdk_client(endpoint_url: Option<&str>, attempt_timeout: Duration) -> aws_sdk_personalizeevents::Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts(attempt_timeout));
@@ -97,20 +79,11 @@ pub async fn sdk_client(
 
 /// A client for a local endpoint such as the emulator: fixed region and throwaway credentials, so no
 /// AWS account or configuration is involved.
-pub fn sdk_client_for_endpoint(
-    endpoint_url: &str,
-    attempt_timeout: Duration,
-) -> aws_sdk_personalizeevents::Client {
+pub fn sdk_client_for_endpoint(endpoint_url: &str, attempt_timeout: Duration) -> aws_sdk_personalizeevents::Client {
     let config = aws_sdk_personalizeevents::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "emulator",
-            "emulator",
-            None,
-            None,
-            "snowplow-personalize",
-        ))
+        .credentials_provider(Credentials::new("emulator", "emulator", None, None, "snowplow-personalize"))
         .endpoint_url(endpoint_url)
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts(attempt_timeout))
@@ -136,11 +109,7 @@ fn sdk_event(event: &personalize_events::Event) -> Result<types::Event, CallErro
 
 impl EventsApi for SdkApi {
     async fn put_events(&self, request: &PutEventsRequest) -> Result<(), CallError> {
-        let events = request
-            .event_list
-            .iter()
-            .map(sdk_event)
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = request.event_list.iter().map(sdk_event).collect::<Result<Vec<_>, _>>()?;
         let result = self
             .client
             .put_events()
@@ -163,24 +132,17 @@ fn classify(error: PutEventsSdkError) -> CallError {
     match &error {
         SdkError::TimeoutError(_) => CallError::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => CallError::Timeout,
-        SdkError::DispatchFailure(failure) if failure.is_user() => {
-            CallError::Permanent(error.to_string())
-        }
+        SdkError::DispatchFailure(failure) if failure.is_user() => CallError::Permanent(error.to_string()),
         SdkError::DispatchFailure(failure) => CallError::Connection(
-            failure
-                .as_connector_error()
-                .map_or_else(|| "dispatch failed".to_owned(), |e| e.to_string()),
+            failure.as_connector_error().map_or_else(|| "dispatch failed".to_owned(), |e| e.to_string()),
         ),
-        SdkError::ResponseError(_) => {
-            CallError::Connection("the response could not be read".into())
-        }
+        SdkError::ResponseError(_) => CallError::Connection("the response could not be read".into()),
         SdkError::ServiceError(service) => {
             let err = service.err();
             let code = err.code().unwrap_or("Unknown");
             let message = format!("{code}: {}", err.message().unwrap_or(""));
             let status = service.raw().status().as_u16();
-            if code == "ThrottlingException" || code == "TooManyRequestsException" || status == 429
-            {
+            if code == "ThrottlingException" || code == "TooManyRequestsException" || status == 429 {
                 CallError::Throttled(message)
             } else if status >= 500 {
                 CallError::Server(message)

@@ -52,6 +52,10 @@ impl Default for SendConfig {
 pub struct DeadLetter {
     pub request: PutEventsRequest,
     pub error: String,
+    /// The service may accept it later: the attempts ran out on throttling, server errors, timeouts or
+    /// dropped connections. A sender that can ask its own source to retry (a stream trigger, an HTTP
+    /// client) should, rather than park the events.
+    pub retryable: bool,
 }
 
 /// Paces calls per tracking id: each call takes the next free slot, `1 / rate` apart.
@@ -87,15 +91,11 @@ pub struct Sender<A> {
 impl<A: EventsApi> Sender<A> {
     pub fn new(api: A, config: SendConfig, metrics: Arc<Metrics>) -> Self {
         let interval = Duration::from_secs_f64(1.0 / config.calls_per_second.max(0.001));
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
         Sender {
             api,
-            limiter: RateLimiter {
-                interval,
-                next: Mutex::new(HashMap::new()),
-            },
+            limiter: RateLimiter { interval, next: Mutex::new(HashMap::new()) },
             config,
             jitter: AtomicU64::new(seed),
             metrics,
@@ -108,10 +108,7 @@ impl<A: EventsApi> Sender<A> {
 
     /// A uniform draw in [0, 1) for backoff jitter (SplitMix64 over an atomic counter).
     fn random(&self) -> f64 {
-        let mut z = self
-            .jitter
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.jitter.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed).wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
@@ -119,34 +116,23 @@ impl<A: EventsApi> Sender<A> {
 
     /// Full jitter: a uniform wait up to the exponential backoff for this retry.
     fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self
-            .config
-            .base_backoff
-            .saturating_mul(1u32 << retry.min(16))
-            .min(self.config.max_backoff);
+        let ceiling = self.config.base_backoff.saturating_mul(1u32 << retry.min(16)).min(self.config.max_backoff);
         ceiling.mul_f64(self.random())
     }
 
     /// Sends the request; returns what could not be delivered (nothing, normally).
-    pub fn deliver(
-        &self,
-        request: PutEventsRequest,
-    ) -> Pin<Box<dyn Future<Output = Vec<DeadLetter>> + Send + '_>> {
+    pub fn deliver(&self, request: PutEventsRequest) -> Pin<Box<dyn Future<Output = Vec<DeadLetter>> + Send + '_>> {
         Box::pin(async move {
             let started = Instant::now();
             let mut attempt = 0;
             loop {
                 attempt += 1;
                 self.limiter.acquire(&request.tracking_id).await;
-                let result = match tokio::time::timeout(
-                    self.config.attempt_timeout,
-                    self.api.put_events(&request),
-                )
-                .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(CallError::Timeout),
-                };
+                let result =
+                    match tokio::time::timeout(self.config.attempt_timeout, self.api.put_events(&request)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(CallError::Timeout),
+                    };
                 let error = match result {
                     Ok(()) => {
                         Metrics::add(&self.metrics.calls, 1);
@@ -173,25 +159,17 @@ impl<A: EventsApi> Sender<A> {
                         Metrics::add(&self.metrics.split_calls, 1);
                         let mut first = request.clone();
                         let second_events = first.event_list.split_off(first.event_list.len() / 2);
-                        let second = PutEventsRequest {
-                            event_list: second_events,
-                            ..request.clone()
-                        };
+                        let second = PutEventsRequest { event_list: second_events, ..request.clone() };
                         let mut dead = self.deliver(first).await;
                         dead.extend(self.deliver(second).await);
                         return dead;
                     }
                 }
-                Metrics::add(
-                    &self.metrics.dead_lettered_events,
-                    request.event_list.len() as u64,
-                );
-                let error = if error.is_retryable() {
-                    format!("{error} (gave up after {attempt} attempts)")
-                } else {
-                    error.to_string()
-                };
-                return vec![DeadLetter { request, error }];
+                Metrics::add(&self.metrics.dead_lettered_events, request.event_list.len() as u64);
+                let retryable = error.is_retryable();
+                let error =
+                    if retryable { format!("{error} (gave up after {attempt} attempts)") } else { error.to_string() };
+                return vec![DeadLetter { request, error, retryable }];
             }
         })
     }
@@ -208,11 +186,7 @@ pub struct Flight<A: EventsApi> {
 impl<A: EventsApi> Flight<A> {
     pub fn new(sender: Arc<Sender<A>>) -> Self {
         let limit = sender.config.concurrency.max(1);
-        Flight {
-            sender,
-            tasks: JoinSet::new(),
-            limit,
-        }
+        Flight { sender, tasks: JoinSet::new(), limit }
     }
 
     /// Starts delivering `request`, first waiting for a free place; returns the dead letters of the
@@ -223,8 +197,7 @@ impl<A: EventsApi> Flight<A> {
             dead.extend(self.next().await);
         }
         let sender = self.sender.clone();
-        self.tasks
-            .spawn(async move { sender.deliver(request).await });
+        self.tasks.spawn(async move { sender.deliver(request).await });
         dead
     }
 
@@ -249,6 +222,7 @@ impl<A: EventsApi> Flight<A> {
                     event_list: Vec::new(),
                 },
                 error: format!("delivery task failed: {e}"),
+                retryable: false,
             }],
             None => Vec::new(),
         }

@@ -20,10 +20,7 @@ struct Scripted {
 
 impl EventsApi for Scripted {
     async fn put_events(&self, request: &PutEventsRequest) -> Result<(), CallError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((Instant::now(), request.event_list.len()));
+        self.calls.lock().unwrap().push((Instant::now(), request.event_list.len()));
         self.answers.lock().unwrap().pop_front().unwrap_or(Ok(()))
     }
 }
@@ -48,10 +45,7 @@ fn request(events: usize) -> PutEventsRequest {
     }
 }
 
-fn new_sender(
-    api: Arc<Scripted>,
-    config: SendConfig,
-) -> (Arc<Sender<Arc<Scripted>>>, Arc<Metrics>) {
+fn new_sender(api: Arc<Scripted>, config: SendConfig) -> (Arc<Sender<Arc<Scripted>>>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     (Arc::new(Sender::new(api, config, metrics.clone())), metrics)
 }
@@ -59,11 +53,7 @@ fn new_sender(
 #[tokio::test(start_paused = true)]
 async fn calls_are_paced_by_the_shared_rate_limit() {
     let api = Arc::new(Scripted::default());
-    let config = SendConfig {
-        calls_per_second: 200.0,
-        concurrency: 16,
-        ..SendConfig::default()
-    };
+    let config = SendConfig { calls_per_second: 200.0, concurrency: 16, ..SendConfig::default() };
     let (sender, metrics) = new_sender(api.clone(), config);
     let started = Instant::now();
     let mut flight = Flight::new(sender);
@@ -75,16 +65,8 @@ async fn calls_are_paced_by_the_shared_rate_limit() {
     // 100 calls at 200 per second, concurrent or not: the last starts 99 intervals after the first.
     let calls = api.calls.lock().unwrap();
     let last = calls.iter().map(|(t, _)| *t).max().unwrap();
-    assert!(
-        last - started >= Duration::from_millis(495),
-        "{:?}",
-        last - started
-    );
-    assert!(
-        last - started < Duration::from_millis(520),
-        "{:?}",
-        last - started
-    );
+    assert!(last - started >= Duration::from_millis(495), "{:?}", last - started);
+    assert!(last - started < Duration::from_millis(520), "{:?}", last - started);
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,61 +81,33 @@ async fn retryable_errors_are_retried_and_others_are_not() {
     let (sender, metrics) = new_sender(api.clone(), SendConfig::default());
     assert!(sender.deliver(request(3)).await.is_empty());
     let m = metrics.snapshot();
-    assert_eq!(
-        (m.calls, m.retries, m.throttles, m.events_sent),
-        (1, 4, 1, 3)
-    );
+    assert_eq!((m.calls, m.retries, m.throttles, m.events_sent), (1, 4, 1, 3));
 
-    api.answers
-        .lock()
-        .unwrap()
-        .push_back(Err(CallError::Permanent("AccessDenied".into())));
+    api.answers.lock().unwrap().push_back(Err(CallError::Permanent("AccessDenied".into())));
     let dead = sender.deliver(request(2)).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].request.event_list.len(), 2);
     assert!(dead[0].error.contains("AccessDenied"));
-    assert_eq!(
-        metrics.snapshot().retries,
-        4,
-        "a permanent error is not retried"
-    );
+    assert_eq!(metrics.snapshot().retries, 4, "a permanent error is not retried");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_never_succeeds_is_dead_lettered_within_its_limits() {
     let api = Arc::new(Scripted::default());
-    api.answers
-        .lock()
-        .unwrap()
-        .extend((0..1000).map(|_| Err(CallError::Throttled("no".into()))));
-    let config = SendConfig {
-        max_attempts: 5,
-        ..SendConfig::default()
-    };
+    api.answers.lock().unwrap().extend((0..1000).map(|_| Err(CallError::Throttled("no".into()))));
+    let config = SendConfig { max_attempts: 5, ..SendConfig::default() };
     let (sender, metrics) = new_sender(api.clone(), config);
     let dead = sender.deliver(request(1)).await;
     assert_eq!(dead.len(), 1);
-    assert!(
-        dead[0].error.contains("gave up after 5 attempts"),
-        "{}",
-        dead[0].error
-    );
+    assert!(dead[0].error.contains("gave up after 5 attempts"), "{}", dead[0].error);
     assert_eq!(api.calls.lock().unwrap().len(), 5);
 
-    let config = SendConfig {
-        max_attempts: 1000,
-        operation_timeout: Duration::from_secs(2),
-        ..SendConfig::default()
-    };
+    let config = SendConfig { max_attempts: 1000, operation_timeout: Duration::from_secs(2), ..SendConfig::default() };
     let (patient, _) = new_sender(api.clone(), config);
     let started = Instant::now();
     let dead = patient.deliver(request(1)).await;
     assert_eq!(dead.len(), 1);
-    assert!(
-        started.elapsed() <= Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() <= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(metrics.snapshot().dead_lettered_events, 1);
 }
 
@@ -175,10 +129,7 @@ async fn a_slow_attempt_times_out_and_is_retried() {
     }
     let api = Arc::new(Slow(Mutex::new(0)));
     let metrics = Arc::new(Metrics::default());
-    let config = SendConfig {
-        attempt_timeout: Duration::from_secs(1),
-        ..SendConfig::default()
-    };
+    let config = SendConfig { attempt_timeout: Duration::from_secs(1), ..SendConfig::default() };
     let sender = Sender::new(api.clone(), config, metrics.clone());
     assert!(sender.deliver(request(1)).await.is_empty());
     assert_eq!(*api.0.lock().unwrap(), 2);

@@ -2,9 +2,7 @@
 //! the atomic field `ti_sku`.
 
 use interactions::inventory;
-use interactions::{
-    Draft, Event, EventError, EventKind, Field, Flavour, MapContext, Mapped, Mapper, NoSettings,
-};
+use interactions::{Draft, Event, EventError, EventKind, Field, Flavour, MapContext, Mapped, Mapper, NoSettings};
 
 inventory::submit! {
     Flavour {
@@ -21,8 +19,5 @@ inventory::submit! {
 
 fn transaction_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
     let sku = event.str(Field::TiSku)?.map(str::to_owned);
-    Ok(Mapped::Draft(Draft::new(
-        EventKind::Purchase,
-        sku.into_iter().collect(),
-    )))
+    Ok(Mapped::Draft(Draft::new(EventKind::Purchase, sku.into_iter().collect())))
 }

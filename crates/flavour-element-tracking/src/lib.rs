@@ -7,14 +7,11 @@
 //! stands for the clicked one and whose `impression_id` attributes it to the recommendation.
 
 use interactions::inventory;
-use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, Loose, MapContext, Mapped, Mapper, SchemaKey,
-};
+use interactions::{Draft, Event, EventError, EventKind, Flavour, Loose, MapContext, Mapped, Mapper, SchemaKey};
 use serde::Deserialize;
 
 const ELEMENT: SchemaKey<'static> = SchemaKey::new("com.snowplowanalytics.snowplow", "element", 1);
-const ELEMENT_CONTENT: SchemaKey<'static> =
-    SchemaKey::new("com.snowplowanalytics.snowplow", "element_content", 1);
+const ELEMENT_CONTENT: SchemaKey<'static> = SchemaKey::new("com.snowplowanalytics.snowplow", "element_content", 1);
 
 /// `[flavours.element-tracking]`: names chosen in the tracker's element-tracking configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,10 +57,7 @@ inventory::submit! {
 }
 
 fn attributes<'v, 'a>(entity: &'v Loose<'a>) -> &'v [Loose<'a>] {
-    entity
-        .get("attributes")
-        .and_then(Loose::as_array)
-        .unwrap_or_default()
+    entity.get("attributes").and_then(Loose::as_array).unwrap_or_default()
 }
 
 fn text<'v>(value: &'v Loose<'_>, key: &str) -> Option<&'v str> {
@@ -105,15 +99,10 @@ fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, Eve
         .map(|c| c.data())
         .filter(|content| text(content, "parent_name") == Some(&settings.element_name))
         .filter_map(|content| {
-            let attribute = attributes(&content)
-                .iter()
-                .find(|a| text(a, "attribute") == Some(&settings.item_id_attribute))?;
+            let attribute =
+                attributes(&content).iter().find(|a| text(a, "attribute") == Some(&settings.item_id_attribute))?;
             interactions::id_at(attribute, "value")
         })
         .collect();
-    Ok(Mapped::Draft(Draft {
-        kind: EventKind::Click,
-        item_ids,
-        impression_id: Some(recommendation_id.into_owned()),
-    }))
+    Ok(Mapped::Draft(Draft { kind: EventKind::Click, item_ids, impression_id: Some(recommendation_id.into_owned()) }))
 }

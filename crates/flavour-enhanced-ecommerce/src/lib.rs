@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use interactions::inventory;
 use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, SchemaKey,
-    ids_of_entities,
+    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, SchemaKey, ids_of_entities,
 };
 use serde::Deserialize;
 
@@ -36,12 +35,7 @@ impl Default for Settings {
             ("click", EventKind::Click),
             ("purchase", EventKind::Purchase),
         ];
-        Settings {
-            actions: actions
-                .into_iter()
-                .map(|(a, k)| (a.to_owned(), k))
-                .collect(),
-        }
+        Settings { actions: actions.into_iter().map(|(a, k)| (a.to_owned(), k)).collect() }
     }
 }
 
@@ -86,8 +80,5 @@ fn action(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventEr
     let Some(kind) = action.as_str().and_then(|a| settings.actions.get(a)) else {
         return Ok(Mapped::Skip(UNMAPPED_ACTION));
     };
-    Ok(Mapped::Draft(Draft::new(
-        *kind,
-        ids_of_entities(&products, "id"),
-    )))
+    Ok(Mapped::Draft(Draft::new(*kind, ids_of_entities(&products, "id"))))
 }

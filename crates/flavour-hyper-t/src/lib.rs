@@ -3,8 +3,7 @@
 
 use interactions::inventory;
 use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings,
-    SchemaKey, id_at,
+    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings, SchemaKey, id_at,
 };
 
 const VIEW_ITEM: SchemaKey<'static> = SchemaKey::new("io.snowplow.ecomm", "view_item", 1);
@@ -41,10 +40,7 @@ fn view_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError
     if !payload.is_truthy() {
         return Ok(Mapped::Skip(VIEW_ITEM_NO_DATA));
     }
-    Ok(Mapped::Draft(Draft::new(
-        EventKind::View,
-        id_at(&payload, "item_id").into_iter().collect(),
-    )))
+    Ok(Mapped::Draft(Draft::new(EventKind::View, id_at(&payload, "item_id").into_iter().collect())))
 }
 
 /// Reads the first cart entity: the seed's `cart.items_in_cart` on the array of carts was always
@@ -60,9 +56,6 @@ fn create_order(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventEr
     let Some(items) = items.as_array() else {
         return Ok(Mapped::Skip(ITEMS_NOT_AN_ARRAY));
     };
-    let ids = items
-        .iter()
-        .filter_map(|item| id_at(item, "item_id"))
-        .collect();
+    let ids = items.iter().filter_map(|item| id_at(item, "item_id")).collect();
     Ok(Mapped::Draft(Draft::new(EventKind::Purchase, ids)))
 }

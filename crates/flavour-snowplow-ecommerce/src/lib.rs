@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use interactions::inventory;
 use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, SchemaKey,
-    ids_of_entities,
+    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, SchemaKey, ids_of_entities,
 };
 use serde::Deserialize;
 
@@ -31,12 +30,7 @@ impl Default for Settings {
             ("list_click", EventKind::Click),
             ("transaction", EventKind::Purchase),
         ];
-        Settings {
-            actions: actions
-                .into_iter()
-                .map(|(a, k)| (a.to_owned(), k))
-                .collect(),
-        }
+        Settings { actions: actions.into_iter().map(|(a, k)| (a.to_owned(), k)).collect() }
     }
 }
 
@@ -59,10 +53,7 @@ inventory::submit! {
     Mapper { flavour: "snowplow-ecommerce", event_name: "snowplow_ecommerce_action", map: snowplow_ecommerce_action }
 }
 
-fn snowplow_ecommerce_action(
-    event: &Event<'_>,
-    context: &MapContext<'_>,
-) -> Result<Mapped, EventError> {
+fn snowplow_ecommerce_action(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventError> {
     let Some(entity) = event.unstruct(&ACTION)? else {
         return Ok(Mapped::Skip(NO_ACTION_ENTITY));
     };
@@ -81,8 +72,5 @@ fn snowplow_ecommerce_action(
     let Some(kind) = action.as_str().and_then(|a| settings.actions.get(a)) else {
         return Ok(Mapped::Skip(UNMAPPED_TYPE));
     };
-    Ok(Mapped::Draft(Draft::new(
-        *kind,
-        ids_of_entities(&products, "id"),
-    )))
+    Ok(Mapped::Draft(Draft::new(*kind, ids_of_entities(&products, "id"))))
 }

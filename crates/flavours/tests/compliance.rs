@@ -73,45 +73,23 @@ fn events_for(event_name: &str) -> Vec<Map<String, Value>> {
         }
         events.push(event);
     };
-    for raw in [
-        "",
-        "null",
-        "{}",
-        "[]",
-        "1",
-        "\"s\"",
-        "{",
-        "{\"data\":null}",
-        "{\"data\":[null]}",
-        "{\"data\":{}}",
-        "{} x",
-    ] {
-        with(vec![
-            ("contexts", json!(raw)),
-            ("derived_contexts", json!(raw)),
-            ("unstruct_event", json!(raw)),
-        ]);
+    for raw in
+        ["", "null", "{}", "[]", "1", "\"s\"", "{", "{\"data\":null}", "{\"data\":[null]}", "{\"data\":{}}", "{} x"]
+    {
+        with(vec![("contexts", json!(raw)), ("derived_contexts", json!(raw)), ("unstruct_event", json!(raw))]);
     }
     for schema in SCHEMAS {
         for data in hostile_data() {
             let entity = json!({"schema": format!("iglu:{schema}"), "data": data});
             let unstruct = json!({"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0", "data": entity});
-            with(vec![(
-                "contexts",
-                contexts(vec![entity.clone(), entity.clone()]),
-            )]);
-            with(vec![
-                ("derived_contexts", contexts(vec![entity.clone()])),
-                ("domain_sessionid", Value::Null),
-            ]);
+            with(vec![("contexts", contexts(vec![entity.clone(), entity.clone()]))]);
+            with(vec![("derived_contexts", contexts(vec![entity.clone()])), ("domain_sessionid", Value::Null)]);
             with(vec![("unstruct_event", unstruct)]);
         }
     }
     // A plausible event of each flavour whose identity and time fields are what is broken.
-    let all: Vec<Value> = SCHEMAS
-        .iter()
-        .map(|s| json!({"schema": format!("iglu:{s}"), "data": {"id": "P1"}}))
-        .collect();
+    let all: Vec<Value> =
+        SCHEMAS.iter().map(|s| json!({"schema": format!("iglu:{s}"), "data": {"id": "P1"}})).collect();
     for (field, value) in [
         ("collector_tstamp", json!("yesterday")),
         ("derived_tstamp", json!("2024-02-30 00:00:00")),
@@ -130,19 +108,12 @@ fn every_mapper_survives_hostile_input() {
     let pipeline = Pipeline::new(&Settings::default()).unwrap();
     let mut counts = [0usize; 4];
     for mapper in registry.mappers() {
-        let flavour = registry
-            .flavours()
-            .iter()
-            .find(|f| f.name == mapper.flavour)
-            .unwrap();
+        let flavour = registry.flavours().iter().find(|f| f.name == mapper.flavour).unwrap();
         for fields in events_for(mapper.event_name) {
             let line = line_from_fields(&fields).unwrap();
             match pipeline.process(&line) {
                 Outcome::Interaction { interaction, .. } => {
-                    assert!(
-                        !interaction.item_ids.is_empty()
-                            && interaction.item_ids.iter().all(|i| !i.is_empty())
-                    );
+                    assert!(!interaction.item_ids.is_empty() && interaction.item_ids.iter().all(|i| !i.is_empty()));
                     assert!(!interaction.session_id.is_empty() && !interaction.event_id.is_empty());
                     counts[0] += 1;
                 }
@@ -164,12 +135,6 @@ fn every_mapper_survives_hostile_input() {
         }
     }
     // Each kind of verdict occurs, so the inputs reach every part of the mappers.
-    assert!(
-        counts[0] > 0 && counts[1] > 0 && counts[2] > 0,
-        "{counts:?}"
-    );
-    assert_eq!(
-        counts[3], 0,
-        "the default filter lets every mapped event name through"
-    );
+    assert!(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "{counts:?}");
+    assert_eq!(counts[3], 0, "the default filter lets every mapped event name through");
 }

@@ -46,9 +46,8 @@ struct Case {
 }
 
 fn run(dir: &Path) -> Case {
-    let fields: Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap())
-            .unwrap_or_else(|e| panic!("{}: event.json: {e}", dir.display()));
+    let fields: Map<String, Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{}: event.json: {e}", dir.display()));
     let tsv = line_from_fields(&fields).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let settings = match std::fs::read_to_string(dir.join("settings.toml")) {
         Ok(text) => Settings::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
@@ -56,11 +55,7 @@ fn run(dir: &Path) -> Case {
     };
     let pipeline = Pipeline::new(&settings).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let outcome = pipeline.process(&tsv);
-    Case {
-        dir: dir.to_owned(),
-        tsv,
-        outcome,
-    }
+    Case { dir: dir.to_owned(), tsv, outcome }
 }
 
 /// Compares a generated file with the one on disk, or rewrites it when `UPDATE_FIXTURES` is set.
@@ -85,9 +80,7 @@ fn fixtures_match_the_pipeline() {
         let mut tsv = case.tsv.clone();
         tsv.push(b'\n');
         check(&case.dir.join("event.tsv"), &tsv, &mut stale);
-        let mut expected = serde_json::to_string_pretty(&case.outcome)
-            .unwrap()
-            .into_bytes();
+        let mut expected = serde_json::to_string_pretty(&case.outcome).unwrap().into_bytes();
         expected.push(b'\n');
         check(&case.dir.join("expected.json"), &expected, &mut stale);
     }
@@ -97,11 +90,7 @@ fn fixtures_match_the_pipeline() {
         stale.len(),
         stale.join("\n")
     );
-    assert!(
-        cases.len() >= 70,
-        "only {} fixture cases found",
-        cases.len()
-    );
+    assert!(cases.len() >= 70, "only {} fixture cases found", cases.len());
 }
 
 /// Every skip reason a flavour declares, and every shared-rule outcome, has a fixture; every mapper
@@ -113,17 +102,8 @@ fn fixtures_cover_every_branch() {
     let mut interactions: BTreeSet<(String, String)> = BTreeSet::new();
     let mut bad = 0;
     for dir in cases() {
-        let group = dir
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let fields: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap())
-                .unwrap();
+        let group = dir.parent().unwrap().file_name().unwrap().to_str().unwrap().to_owned();
+        let fields: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap()).unwrap();
         let event_name = fields["event_name"].as_str().unwrap_or_default().to_owned();
         match run(&dir).outcome {
             Outcome::Skipped { reason, .. } => {
@@ -140,35 +120,20 @@ fn fixtures_cover_every_branch() {
     for flavour in registry.flavours() {
         let seen = reasons.get(flavour.name).cloned().unwrap_or_default();
         missing.extend(
-            flavour
-                .skips
-                .iter()
-                .filter(|r| !seen.contains(*r))
-                .map(|r| format!("{}: skip {r:?}", flavour.name)),
+            flavour.skips.iter().filter(|r| !seen.contains(*r)).map(|r| format!("{}: skip {r:?}", flavour.name)),
         );
     }
     let core = reasons.get("core").cloned().unwrap_or_default();
-    for reason in [
-        skip::NO_MAPPER,
-        skip::FLAVOUR_DISABLED,
-        skip::NO_ITEM_IDS,
-        skip::NO_SESSION_ID,
-    ] {
+    for reason in [skip::NO_MAPPER, skip::FLAVOUR_DISABLED, skip::NO_ITEM_IDS, skip::NO_SESSION_ID] {
         if !core.contains(reason) && !reasons.values().any(|r| r.contains(reason)) {
             missing.push(format!("core: skip {reason:?}"));
         }
     }
     for (flavour, event_name) in registry.listing() {
         if !interactions.contains(&(flavour.to_owned(), event_name.to_owned())) {
-            missing.push(format!(
-                "{flavour}: no case where {event_name} becomes an interaction"
-            ));
+            missing.push(format!("{flavour}: no case where {event_name} becomes an interaction"));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "fixtures missing:\n{}",
-        missing.join("\n")
-    );
+    assert!(missing.is_empty(), "fixtures missing:\n{}", missing.join("\n"));
     assert!(bad >= 10, "expected bad-row cases, found {bad}");
 }

@@ -25,11 +25,7 @@ pub struct Draft {
 
 impl Draft {
     pub fn new(kind: EventKind, item_ids: Vec<String>) -> Draft {
-        Draft {
-            kind,
-            item_ids,
-            impression_id: None,
-        }
+        Draft { kind, item_ids, impression_id: None }
     }
 }
 
@@ -60,16 +56,10 @@ pub struct Interaction {
 /// The text of `value[key]` as an item id, when `value` is an object holding a string, number or
 /// boolean there (the seed reads `i.id` and sends `String(i.id)`).
 pub fn id_at(value: &snowplow_enriched::Loose<'_>, key: &str) -> Option<String> {
-    value
-        .get(key)
-        .and_then(snowplow_enriched::Loose::scalar_text)
-        .map(|s| s.into_owned())
+    value.get(key).and_then(snowplow_enriched::Loose::scalar_text).map(|s| s.into_owned())
 }
 
 /// `entities.map(e => e.data[key])`: one id per entity that has one, in order.
 pub fn ids_of_entities(entities: &[&snowplow_enriched::Entity<'_>], key: &str) -> Vec<String> {
-    entities
-        .iter()
-        .filter_map(|e| id_at(&e.data(), key))
-        .collect()
+    entities.iter().filter_map(|e| id_at(&e.data(), key)).collect()
 }

@@ -17,8 +17,7 @@ use crate::registry::{MapContext, MapFn, Registry};
 use crate::settings::{EventTypeNames, FilterAction, Settings, SettingsError};
 
 /// The client-session entity the JavaScript tracker attaches; the seed falls back on it for identity.
-pub const CLIENT_SESSION: SchemaKey<'static> =
-    SchemaKey::new("com.snowplowanalytics.snowplow", "client_session", 1);
+pub const CLIENT_SESSION: SchemaKey<'static> = SchemaKey::new("com.snowplowanalytics.snowplow", "client_session", 1);
 
 /// Skip reasons of the shared rules; mappers add their own.
 pub mod skip {
@@ -87,27 +86,15 @@ impl Pipeline {
         Pipeline::with_registry(Registry::linked()?, settings)
     }
 
-    pub fn with_registry(
-        registry: &Registry,
-        settings: &Settings,
-    ) -> Result<Pipeline, SettingsError> {
+    pub fn with_registry(registry: &Registry, settings: &Settings) -> Result<Pipeline, SettingsError> {
         let filter_field = Field::from_name(&settings.filter.field)
             .ok_or_else(|| SettingsError::FilterField(settings.filter.field.clone()))?;
-        let filter = Regex::new(&settings.filter.regex).map_err(|e| SettingsError::Regex {
-            regex: settings.filter.regex.clone(),
-            source: Box::new(e),
-        })?;
+        let filter = Regex::new(&settings.filter.regex)
+            .map_err(|e| SettingsError::Regex { regex: settings.filter.regex.clone(), source: Box::new(e) })?;
         settings.event_types.validate()?;
-        if let Some(unknown) = settings
-            .flavours
-            .keys()
-            .find(|k| !registry.flavours().iter().any(|f| f.name == *k))
-        {
+        if let Some(unknown) = settings.flavours.keys().find(|k| !registry.flavours().iter().any(|f| f.name == *k)) {
             let known: Vec<_> = registry.flavours().iter().map(|f| f.name).collect();
-            return Err(SettingsError::UnknownFlavour(
-                unknown.clone(),
-                known.join(", "),
-            ));
+            return Err(SettingsError::UnknownFlavour(unknown.clone(), known.join(", ")));
         }
         let mut configured = Vec::new();
         for flavour in registry.flavours() {
@@ -122,14 +109,9 @@ impl Pipeline {
                     });
                 }
             };
-            let parsed = (flavour.configure)(table).map_err(|message| SettingsError::Flavour {
-                flavour: flavour.name,
-                message,
-            })?;
-            configured.push((
-                flavour.name,
-                enabled.then(|| Arc::<dyn Any + Send + Sync>::from(parsed)),
-            ));
+            let parsed = (flavour.configure)(table)
+                .map_err(|message| SettingsError::Flavour { flavour: flavour.name, message })?;
+            configured.push((flavour.name, enabled.then(|| Arc::<dyn Any + Send + Sync>::from(parsed))));
         }
         let routes = registry
             .mappers()
@@ -138,10 +120,7 @@ impl Pipeline {
                 event_name: m.event_name,
                 flavour: m.flavour,
                 map: m.map,
-                settings: configured
-                    .iter()
-                    .find(|(name, _)| *name == m.flavour)
-                    .and_then(|(_, s)| s.clone()),
+                settings: configured.iter().find(|(name, _)| *name == m.flavour).and_then(|(_, s)| s.clone()),
             })
             .collect();
         Ok(Pipeline {
@@ -157,10 +136,7 @@ impl Pipeline {
     pub fn process(&self, line: &[u8]) -> Outcome {
         match Event::parse(line) {
             Ok(event) => self.process_event(&event),
-            Err(error) => Outcome::Bad {
-                event_id: None,
-                error: error.into(),
-            },
+            Err(error) => Outcome::Bad { event_id: None, error: error.into() },
         }
     }
 
@@ -170,22 +146,13 @@ impl Pipeline {
             return Outcome::Filtered;
         }
         let name = event.raw(Field::EventName);
-        let Ok(index) = self
-            .routes
-            .binary_search_by(|r| r.event_name.as_bytes().cmp(name))
-        else {
-            return Outcome::Skipped {
-                flavour: None,
-                reason: skip::NO_MAPPER,
-            };
+        let Ok(index) = self.routes.binary_search_by(|r| r.event_name.as_bytes().cmp(name)) else {
+            return Outcome::Skipped { flavour: None, reason: skip::NO_MAPPER };
         };
         let route = &self.routes[index];
         let flavour = Some(route.flavour);
         let Some(settings) = &route.settings else {
-            return Outcome::Skipped {
-                flavour,
-                reason: skip::FLAVOUR_DISABLED,
-            };
+            return Outcome::Skipped { flavour, reason: skip::FLAVOUR_DISABLED };
         };
         let bad = |error: BadEvent| Outcome::Bad {
             event_id: event.str(Field::EventId).ok().flatten().map(str::to_owned),
@@ -196,10 +163,7 @@ impl Pipeline {
             Err(error) => bad(error.into()),
             Ok(Mapped::Skip(reason)) => Outcome::Skipped { flavour, reason },
             Ok(Mapped::Draft(draft)) => match self.finish(event, draft) {
-                Ok(Ok(interaction)) => Outcome::Interaction {
-                    flavour: route.flavour,
-                    interaction,
-                },
+                Ok(Ok(interaction)) => Outcome::Interaction { flavour: route.flavour, interaction },
                 Ok(Err(reason)) => Outcome::Skipped { flavour, reason },
                 Err(error) => bad(error),
             },
@@ -207,11 +171,7 @@ impl Pipeline {
     }
 
     /// The shared rules (see the module documentation): an interaction, a skip reason, or a bad event.
-    fn finish(
-        &self,
-        event: &Event<'_>,
-        draft: Draft,
-    ) -> Result<Result<Interaction, &'static str>, BadEvent> {
+    fn finish(&self, event: &Event<'_>, draft: Draft) -> Result<Result<Interaction, &'static str>, BadEvent> {
         let mut item_ids = draft.item_ids;
         item_ids.retain(|id| !id.is_empty());
         if item_ids.is_empty() {
@@ -228,15 +188,10 @@ impl Pipeline {
             (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
             (None, None) => client_session_value(event, "userId")?,
         };
-        let event_id = event
-            .str(Field::EventId)?
-            .ok_or(BadEvent::NoEventId)?
-            .to_owned();
+        let event_id = event.str(Field::EventId)?.ok_or(BadEvent::NoEventId)?.to_owned();
         let time = match event.timestamp(Field::DerivedTstamp)? {
             Some(t) => t,
-            None => event
-                .timestamp(Field::CollectorTstamp)?
-                .ok_or(BadEvent::NoTimestamp)?,
+            None => event.timestamp(Field::CollectorTstamp)?.ok_or(BadEvent::NoTimestamp)?,
         };
         Ok(Ok(Interaction {
             event_id,
@@ -258,11 +213,7 @@ fn client_session_value(event: &Event<'_>, key: &str) -> Result<Option<String>, 
         return Ok(None);
     };
     let data = first.data();
-    Ok(data
-        .get(key)
-        .filter(|v| v.is_truthy())
-        .and_then(Loose::scalar_text)
-        .map(|s| s.into_owned()))
+    Ok(data.get(key).filter(|v| v.is_truthy()).and_then(Loose::scalar_text).map(|s| s.into_owned()))
 }
 
 /// One JSON object per outcome, in the shape of the reference pipeline's per-line output:
@@ -274,10 +225,7 @@ impl serde::Serialize for Outcome {
         let mut map = serializer.serialize_map(None)?;
         match self {
             Outcome::Filtered => map.serialize_entry("status", "filtered")?,
-            Outcome::Interaction {
-                flavour,
-                interaction,
-            } => {
+            Outcome::Interaction { flavour, interaction } => {
                 map.serialize_entry("status", "interaction")?;
                 map.serialize_entry("flavour", flavour)?;
                 map.serialize_entry("interaction", interaction)?;

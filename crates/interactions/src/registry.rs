@@ -85,11 +85,8 @@ impl Registry {
         static LINKED: OnceLock<Result<Registry, String>> = OnceLock::new();
         LINKED
             .get_or_init(|| {
-                Registry::new(
-                    inventory::iter::<Flavour>().collect(),
-                    inventory::iter::<Mapper>().collect(),
-                )
-                .map_err(|e| e.to_string())
+                Registry::new(inventory::iter::<Flavour>().collect(), inventory::iter::<Mapper>().collect())
+                    .map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|e| SettingsError::Registry(e.clone()))
@@ -104,25 +101,15 @@ impl Registry {
         flavours.sort_by_key(|f| f.name);
         mappers.sort_by_key(|m| (m.event_name, m.flavour));
         if let Some(w) = flavours.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(SettingsError::Registry(format!(
-                "flavour {:?} is registered twice",
-                w[0].name
-            )));
+            return Err(SettingsError::Registry(format!("flavour {:?} is registered twice", w[0].name)));
         }
-        if let Some(w) = mappers
-            .windows(2)
-            .find(|w| w[0].event_name == w[1].event_name)
-        {
+        if let Some(w) = mappers.windows(2).find(|w| w[0].event_name == w[1].event_name) {
             return Err(SettingsError::Registry(format!(
                 "event name {:?} has two mappers, in flavours {:?} and {:?}",
                 w[0].event_name, w[0].flavour, w[1].flavour
             )));
         }
-        if let Some(m) = mappers.iter().find(|m| {
-            flavours
-                .binary_search_by_key(&m.flavour, |f| f.name)
-                .is_err()
-        }) {
+        if let Some(m) = mappers.iter().find(|m| flavours.binary_search_by_key(&m.flavour, |f| f.name).is_err()) {
             return Err(SettingsError::Registry(format!(
                 "mapper for {:?} names flavour {:?}, which is not registered",
                 m.event_name, m.flavour
@@ -143,11 +130,7 @@ impl Registry {
     /// `(flavour, event_name)` for every mapper, sorted by flavour then event name: the listing that
     /// tests pin and `snowplow-personalize mappers` prints.
     pub fn listing(&self) -> Vec<(&'static str, &'static str)> {
-        let mut pairs: Vec<_> = self
-            .mappers
-            .iter()
-            .map(|m| (m.flavour, m.event_name))
-            .collect();
+        let mut pairs: Vec<_> = self.mappers.iter().map(|m| (m.flavour, m.event_name)).collect();
         pairs.sort_unstable();
         pairs
     }
@@ -162,38 +145,12 @@ mod tests {
         Ok(Mapped::Skip("test"))
     }
 
-    static A: Flavour = Flavour {
-        name: "a",
-        summary: "",
-        skips: &[],
-        configure: parse_flavour_settings::<NoSettings>,
-    };
-    static B: Flavour = Flavour {
-        name: "b",
-        summary: "",
-        skips: &[],
-        configure: parse_flavour_settings::<NoSettings>,
-    };
-    static A_X: Mapper = Mapper {
-        flavour: "a",
-        event_name: "x",
-        map: never,
-    };
-    static B_X: Mapper = Mapper {
-        flavour: "b",
-        event_name: "x",
-        map: never,
-    };
-    static B_Y: Mapper = Mapper {
-        flavour: "b",
-        event_name: "y",
-        map: never,
-    };
-    static C_Z: Mapper = Mapper {
-        flavour: "c",
-        event_name: "z",
-        map: never,
-    };
+    static A: Flavour = Flavour { name: "a", summary: "", skips: &[], configure: parse_flavour_settings::<NoSettings> };
+    static B: Flavour = Flavour { name: "b", summary: "", skips: &[], configure: parse_flavour_settings::<NoSettings> };
+    static A_X: Mapper = Mapper { flavour: "a", event_name: "x", map: never };
+    static B_X: Mapper = Mapper { flavour: "b", event_name: "x", map: never };
+    static B_Y: Mapper = Mapper { flavour: "b", event_name: "y", map: never };
+    static C_Z: Mapper = Mapper { flavour: "c", event_name: "z", map: never };
 
     #[test]
     fn order_of_registration_does_not_matter() {
@@ -205,19 +162,9 @@ mod tests {
 
     #[test]
     fn duplicates_and_orphans_are_refused() {
-        let err = Registry::new(vec![&A, &B], vec![&B_X, &A_X])
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            r#"mapper registry: event name "x" has two mappers, in flavours "a" and "b""#
-        );
+        let err = Registry::new(vec![&A, &B], vec![&B_X, &A_X]).unwrap_err().to_string();
+        assert_eq!(err, r#"mapper registry: event name "x" has two mappers, in flavours "a" and "b""#);
         assert!(Registry::new(vec![&A, &A], vec![]).is_err());
-        assert!(
-            Registry::new(vec![&A], vec![&C_Z])
-                .unwrap_err()
-                .to_string()
-                .contains("\"c\"")
-        );
+        assert!(Registry::new(vec![&A], vec![&C_Z]).unwrap_err().to_string().contains("\"c\""));
     }
 }

@@ -32,17 +32,11 @@ pub const DEFAULT_FILTER_REGEX: &str =
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read settings file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("invalid settings: {0}")]
     Toml(#[from] toml::de::Error),
     #[error("invalid filter regex {regex:?}: {source}")]
-    Regex {
-        regex: String,
-        source: Box<regex::Error>,
-    },
+    Regex { regex: String, source: Box<regex::Error> },
     #[error("filter field {0:?} is not an enriched-event field")]
     FilterField(String),
     #[error("event type name for {kind:?} must be 1 to 256 characters, got {len}")]
@@ -50,10 +44,7 @@ pub enum SettingsError {
     #[error("settings name flavour {0:?}, which is not registered (registered: {1})")]
     UnknownFlavour(String, String),
     #[error("settings of flavour {flavour:?}: {message}")]
-    Flavour {
-        flavour: &'static str,
-        message: String,
-    },
+    Flavour { flavour: &'static str, message: String },
     #[error("mapper registry: {0}")]
     Registry(String),
 }
@@ -77,10 +68,8 @@ impl Settings {
     }
 
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Read { path: path.display().to_string(), source })?;
         Settings::from_toml(&text)
     }
 }
@@ -125,11 +114,7 @@ pub struct EventTypeNames {
 
 impl Default for EventTypeNames {
     fn default() -> Self {
-        EventTypeNames {
-            view: "View".to_owned(),
-            click: "Click".to_owned(),
-            purchase: "Purchase".to_owned(),
-        }
+        EventTypeNames { view: "View".to_owned(), click: "Click".to_owned(), purchase: "Purchase".to_owned() }
     }
 }
 

@@ -22,18 +22,12 @@ impl Tally {
         self.read += 1;
         match outcome {
             Outcome::Filtered => self.filtered += 1,
-            Outcome::Interaction {
-                flavour,
-                interaction,
-            } => {
+            Outcome::Interaction { flavour, interaction } => {
                 let key = (*flavour, interaction.event_type.clone());
                 *self.interactions.entry(key).or_default() += 1;
             }
             Outcome::Skipped { flavour, reason } => {
-                *self
-                    .skipped
-                    .entry((flavour.unwrap_or("-"), reason))
-                    .or_default() += 1;
+                *self.skipped.entry((flavour.unwrap_or("-"), reason)).or_default() += 1;
             }
             Outcome::Bad { .. } => self.bad += 1,
         }

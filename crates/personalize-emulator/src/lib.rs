@@ -56,11 +56,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            faults: Faults::default(),
-            seed: 1,
-            max_body_bytes: 1 << 20,
-        }
+        Config { faults: Faults::default(), seed: 1, max_body_bytes: 1 << 20 }
     }
 }
 
@@ -140,9 +136,7 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("Emulator").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -190,12 +184,7 @@ impl Emulator {
                 });
             }
         });
-        Ok(Emulator {
-            addr,
-            state,
-            stop,
-            task: Some(task),
-        })
+        Ok(Emulator { addr, state, stop, task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -261,10 +250,7 @@ fn invalid(message: String) -> Response<Full<Bytes>> {
     error(StatusCode::BAD_REQUEST, "InvalidInputException", &message)
 }
 
-async fn handle(
-    state: Arc<State>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
     let faults = &state.config.faults;
     lock(&state.stats).calls += 1;
     if state.hit(faults.drop_before) {
@@ -273,11 +259,7 @@ async fn handle(
     }
     if state.hit(faults.throttle) {
         lock(&state.stats).throttled += 1;
-        return Ok(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ThrottlingException",
-            "Rate exceeded",
-        ));
+        return Ok(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
     }
     if state.hit(faults.server_error) {
         lock(&state.stats).server_errors += 1;
@@ -292,10 +274,7 @@ async fn handle(
         tokio::time::sleep(faults.slow_for).await;
     }
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
+    let body = match Limited::new(body, state.config.max_body_bytes).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => {
             return Ok(error(
@@ -309,11 +288,7 @@ async fn handle(
         (Method::POST, "/events") => put_events(&state, &body),
         (Method::POST, "/items") => put_list(&state, &body, "items", "itemId"),
         (Method::POST, "/users") => put_list(&state, &body, "users", "userId"),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            "Unknown operation",
-        ),
+        _ => error(StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation"),
     };
     if response.status() == StatusCode::OK && state.hit(faults.drop_after) {
         lock(&state.stats).dropped_after += 1;
@@ -326,11 +301,7 @@ fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                &format!("Malformed JSON: {e}"),
-            );
+            return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Malformed JSON: {e}"));
         }
     };
     for required in ["trackingId", "sessionId", "eventList"] {
@@ -344,28 +315,14 @@ fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
     let request: PutEventsRequest = match serde_json::from_value(value) {
         Ok(r) => r,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                &format!("Unexpected field type: {e}"),
-            );
+            return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Unexpected field type: {e}"));
         }
     };
-    let mut violations: Vec<String> = validate_request(&request)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let mut violations: Vec<String> = validate_request(&request).iter().map(ToString::to_string).collect();
     if let Some(prefix) = &state.config.faults.reject_item_prefix {
         for (i, event) in request.event_list.iter().enumerate() {
-            if event
-                .item_id
-                .as_deref()
-                .is_some_and(|id| id.starts_with(prefix.as_str()))
-            {
-                violations.push(format!(
-                    "Value at 'eventList.{}.member.itemId' was rejected by the emulator",
-                    i + 1
-                ));
+            if event.item_id.as_deref().is_some_and(|id| id.starts_with(prefix.as_str())) {
+                violations.push(format!("Value at 'eventList.{}.member.itemId' was rejected by the emulator", i + 1));
             }
         }
     }
@@ -404,9 +361,7 @@ fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
         stats.accepted_calls += 1;
         stats.accepted_events += fresh.len() as u64;
         stats.duplicate_events += duplicates;
-        stats.max_events_per_call = stats
-            .max_events_per_call
-            .max(request.event_list.len() as u64);
+        stats.max_events_per_call = stats.max_events_per_call.max(request.event_list.len() as u64);
     }
     if let Some(feed) = &state.feed {
         for accepted in &fresh {
@@ -423,43 +378,26 @@ fn put_list(state: &State, body: &Bytes, list: &str, id: &str) -> Response<Full<
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                &format!("Malformed JSON: {e}"),
-            );
+            return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Malformed JSON: {e}"));
         }
     };
     let mut violations = Vec::new();
-    if !value
-        .get("datasetArn")
-        .and_then(|v| v.as_str())
-        .is_some_and(|a| a.starts_with("arn:") && a.len() <= 256)
-    {
-        violations.push(
-            "Value at 'datasetArn' failed to satisfy constraint: Member must be an ARN".to_owned(),
-        );
+    if !value.get("datasetArn").and_then(|v| v.as_str()).is_some_and(|a| a.starts_with("arn:") && a.len() <= 256) {
+        violations.push("Value at 'datasetArn' failed to satisfy constraint: Member must be an ARN".to_owned());
     }
-    let entries = value
-        .get(list)
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let entries = value.get(list).and_then(|v| v.as_array()).cloned().unwrap_or_default();
     if entries.is_empty() || entries.len() > 10 {
-        violations.push(format!("Value at '{list}' failed to satisfy constraint: Member must have length between 1 and 10"));
+        violations
+            .push(format!("Value at '{list}' failed to satisfy constraint: Member must have length between 1 and 10"));
     }
     for (i, entry) in entries.iter().enumerate() {
-        let ok = entry
-            .get(id)
-            .and_then(|v| v.as_str())
-            .is_some_and(|s| (1..=256).contains(&s.chars().count()));
+        let ok = entry.get(id).and_then(|v| v.as_str()).is_some_and(|s| (1..=256).contains(&s.chars().count()));
         if !ok {
             violations.push(format!("Value at '{list}.{}.member.{id}' failed to satisfy constraint: Member must have length between 1 and 256", i + 1));
         }
         if let Some(properties) = entry.get("properties") {
             let valid = properties.as_str().is_some_and(|p| {
-                p.len() <= 24_262
-                    && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p).is_ok()
+                p.len() <= 24_262 && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p).is_ok()
             });
             if !valid {
                 violations.push(format!("Value at '{list}.{}.member.properties' failed to satisfy constraint: Member must be a JSON object string", i + 1));
@@ -468,11 +406,7 @@ fn put_list(state: &State, body: &Bytes, list: &str, id: &str) -> Response<Full<
     }
     if !violations.is_empty() {
         lock(&state.stats).invalid_calls += 1;
-        return invalid(format!(
-            "{} validation errors detected: {}",
-            violations.len(),
-            violations.join("; ")
-        ));
+        return invalid(format!("{} validation errors detected: {}", violations.len(), violations.join("; ")));
     }
     let mut stats = lock(&state.stats);
     if list == "items" {

@@ -25,32 +25,19 @@ pub struct Batcher {
 
 impl Batcher {
     pub fn new(max_pending: usize) -> Batcher {
-        Batcher {
-            groups: BTreeMap::new(),
-            index: HashMap::new(),
-            next: 0,
-            pending: 0,
-            max_pending: max_pending.max(1),
-        }
+        Batcher { groups: BTreeMap::new(), index: HashMap::new(), next: 0, pending: 0, max_pending: max_pending.max(1) }
     }
 
     /// Adds one interaction's events; returns the requests that are ready.
     pub fn push(&mut self, tracking_id: &str, translation: Translation) -> Vec<PutEventsRequest> {
-        let key = (
-            tracking_id.to_owned(),
-            translation.session_id,
-            translation.user_id,
-        );
+        let key = (tracking_id.to_owned(), translation.session_id, translation.user_id);
         let mut ready = Vec::new();
         for event in translation.events {
             let seq = *self.index.entry(key.clone()).or_insert_with(|| {
                 self.next += 1;
                 self.next
             });
-            let (_, events) = self
-                .groups
-                .entry(seq)
-                .or_insert_with(|| (key.clone(), Vec::new()));
+            let (_, events) = self.groups.entry(seq).or_insert_with(|| (key.clone(), Vec::new()));
             events.push(event);
             self.pending += 1;
             if events.len() == MAX_EVENTS_PER_CALL {
@@ -78,17 +65,10 @@ impl Batcher {
     }
 
     fn take(&mut self, seq: u64) -> PutEventsRequest {
-        let ((tracking_id, session_id, user_id), event_list) =
-            self.groups.remove(&seq).unwrap_or_default();
-        self.index
-            .remove(&(tracking_id.clone(), session_id.clone(), user_id.clone()));
+        let ((tracking_id, session_id, user_id), event_list) = self.groups.remove(&seq).unwrap_or_default();
+        self.index.remove(&(tracking_id.clone(), session_id.clone(), user_id.clone()));
         self.pending -= event_list.len();
-        PutEventsRequest {
-            tracking_id,
-            session_id,
-            user_id,
-            event_list,
-        }
+        PutEventsRequest { tracking_id, session_id, user_id, event_list }
     }
 }
 
@@ -119,10 +99,7 @@ mod tests {
     }
 
     fn ids(r: &PutEventsRequest) -> Vec<&str> {
-        r.event_list
-            .iter()
-            .map(|e| e.event_id.as_deref().unwrap())
-            .collect()
+        r.event_list.iter().map(|e| e.event_id.as_deref().unwrap()).collect()
     }
 
     #[test]
@@ -132,22 +109,10 @@ mod tests {
         assert!(b.push("t", translation("s2", Some("u"), &["b"])).is_empty());
         assert!(b.push("t", translation("s1", Some("u"), &["c"])).is_empty());
         assert!(b.push("t", translation("s1", None, &["d"])).is_empty());
-        assert!(
-            b.push("t2", translation("s1", Some("u"), &["e"]))
-                .is_empty()
-        );
+        assert!(b.push("t2", translation("s1", Some("u"), &["e"])).is_empty());
         let out = b.flush();
-        let summary: Vec<_> = out
-            .iter()
-            .map(|r| {
-                (
-                    r.tracking_id.as_str(),
-                    r.session_id.as_str(),
-                    r.user_id.as_deref(),
-                    ids(r),
-                )
-            })
-            .collect();
+        let summary: Vec<_> =
+            out.iter().map(|r| (r.tracking_id.as_str(), r.session_id.as_str(), r.user_id.as_deref(), ids(r))).collect();
         assert_eq!(
             summary,
             [
@@ -166,10 +131,7 @@ mod tests {
         let many: Vec<String> = (0..23).map(|i| i.to_string()).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let ready = b.push("t", translation("s", None, &many));
-        assert_eq!(
-            ready.iter().map(|r| r.event_list.len()).collect::<Vec<_>>(),
-            [10, 10]
-        );
+        assert_eq!(ready.iter().map(|r| r.event_list.len()).collect::<Vec<_>>(), [10, 10]);
         assert_eq!(ids(&ready[1])[0], "10");
         let rest = b.flush();
         assert_eq!(ids(&rest[0]), ["20", "21", "22"]);
@@ -180,9 +142,7 @@ mod tests {
         let mut b = Batcher::new(5);
         let mut sent = 0;
         for i in 0..100 {
-            sent += b
-                .push("t", translation(&format!("s{i}"), None, &["x"]))
-                .len();
+            sent += b.push("t", translation(&format!("s{i}"), None, &["x"])).len();
             assert!(b.pending() <= 5);
         }
         assert_eq!(sent + b.flush().len(), 100);

@@ -10,14 +10,8 @@ pub const MAX_PROPERTIES: usize = 1024;
 /// 10 KB per event, measured on its JSON.
 pub const MAX_EVENT_BYTES: usize = 10 * 1024;
 /// Keys `properties` may not use.
-pub const RESERVED_PROPERTIES: [&str; 6] = [
-    "userId",
-    "sessionId",
-    "eventType",
-    "timestamp",
-    "recommendationId",
-    "impression",
-];
+pub const RESERVED_PROPERTIES: [&str; 6] =
+    ["userId", "sessionId", "eventType", "timestamp", "recommendationId", "impression"];
 
 /// One broken constraint, phrased as the service phrases validation errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,34 +57,19 @@ pub(crate) fn validate_event(prefix: &str, event: &Event, out: &mut Vec<Violatio
             });
         }
         for (i, item) in items.iter().enumerate() {
-            length(
-                &format!("{prefix}.impression.{}.member", i + 1),
-                item,
-                1,
-                MAX_ID,
-                out,
-            );
+            length(&format!("{prefix}.impression.{}.member", i + 1), item, 1, MAX_ID, out);
         }
     }
     if !event.sent_at.is_finite() || event.sent_at < 0.0 {
-        out.push(Violation {
-            path: at("sentAt"),
-            constraint: "Member must be a valid timestamp".into(),
-        });
+        out.push(Violation { path: at("sentAt"), constraint: "Member must be a valid timestamp".into() });
     }
     if event.event_value.is_some_and(|v| !v.is_finite()) {
-        out.push(Violation {
-            path: at("eventValue"),
-            constraint: "Member must be a finite number".into(),
-        });
+        out.push(Violation { path: at("eventValue"), constraint: "Member must be a finite number".into() });
     }
     if let Some(properties) = &event.properties {
         length(&at("properties"), properties, 1, MAX_PROPERTIES, out);
         match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(properties) {
-            Err(_) => out.push(Violation {
-                path: at("properties"),
-                constraint: "Member must be a JSON object".into(),
-            }),
+            Err(_) => out.push(Violation { path: at("properties"), constraint: "Member must be a JSON object".into() }),
             Ok(map) => {
                 if let Some(key) = RESERVED_PROPERTIES.iter().find(|k| map.contains_key(**k)) {
                     out.push(Violation {
@@ -121,10 +100,7 @@ pub fn validate_request(request: &PutEventsRequest) -> Vec<Violation> {
     if request.event_list.is_empty() || request.event_list.len() > crate::MAX_EVENTS_PER_CALL {
         out.push(Violation {
             path: "eventList".into(),
-            constraint: format!(
-                "Member must have length between 1 and {}",
-                crate::MAX_EVENTS_PER_CALL
-            ),
+            constraint: format!("Member must have length between 1 and {}", crate::MAX_EVENTS_PER_CALL),
         });
     }
     for (i, event) in request.event_list.iter().enumerate() {

@@ -33,9 +33,7 @@ pub enum DeliverySettingsError {
     Table(String),
     #[error("{TRACKING_IDS_VAR}: {0:?} is not group=trackingId")]
     Pair(String),
-    #[error(
-        "dataset group {0:?} has no tracking id (set it in [personalize] tracking_ids or {TRACKING_IDS_VAR})"
-    )]
+    #[error("dataset group {0:?} has no tracking id (set it in [personalize] tracking_ids or {TRACKING_IDS_VAR})")]
     UnknownGroup(String),
     #[error("no dataset group given (set [personalize] dataset_group or {DATASET_GROUP_VAR})")]
     NoGroup,
@@ -44,23 +42,16 @@ pub enum DeliverySettingsError {
 impl DeliverySettings {
     /// The `[personalize]` table, then the variables of `env` (a lookup, so tests need not touch the
     /// process environment).
-    pub fn load(
-        table: &toml::Table,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, DeliverySettingsError> {
-        let mut settings: DeliverySettings = table
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| DeliverySettingsError::Table(e.to_string()))?;
+    pub fn load(table: &toml::Table, env: impl Fn(&str) -> Option<String>) -> Result<Self, DeliverySettingsError> {
+        let mut settings: DeliverySettings =
+            table.clone().try_into().map_err(|e: toml::de::Error| DeliverySettingsError::Table(e.to_string()))?;
         if let Some(pairs) = env(TRACKING_IDS_VAR) {
             for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let (group, id) = pair
                     .split_once('=')
                     .filter(|(g, i)| !g.trim().is_empty() && !i.trim().is_empty())
                     .ok_or_else(|| DeliverySettingsError::Pair(pair.to_owned()))?;
-                settings
-                    .tracking_ids
-                    .insert(group.trim().to_owned(), id.trim().to_owned());
+                settings.tracking_ids.insert(group.trim().to_owned(), id.trim().to_owned());
             }
         }
         if let Some(group) = env(DATASET_GROUP_VAR).filter(|g| !g.is_empty()) {
@@ -78,11 +69,7 @@ impl DeliverySettings {
 
     /// The tracking id of the default dataset group.
     pub fn default_tracking_id(&self) -> Result<&str, DeliverySettingsError> {
-        self.tracking_id(
-            self.dataset_group
-                .as_deref()
-                .ok_or(DeliverySettingsError::NoGroup)?,
-        )
+        self.tracking_id(self.dataset_group.as_deref().ok_or(DeliverySettingsError::NoGroup)?)
     }
 }
 
@@ -93,8 +80,7 @@ mod tests {
     #[test]
     fn environment_adds_to_and_overrides_the_file() {
         let table: toml::Table =
-            toml::from_str("dataset_group = \"a\"\ntracking_ids = { a = \"ta\", b = \"tb\" }\n")
-                .unwrap();
+            toml::from_str("dataset_group = \"a\"\ntracking_ids = { a = \"ta\", b = \"tb\" }\n").unwrap();
         let s = DeliverySettings::load(&table, |_| None).unwrap();
         assert_eq!(s.default_tracking_id().unwrap(), "ta");
         let env = |k: &str| match k {
@@ -105,20 +91,9 @@ mod tests {
         let s = DeliverySettings::load(&table, env).unwrap();
         assert_eq!(s.default_tracking_id().unwrap(), "tc");
         assert_eq!(s.tracking_id("b").unwrap(), "tb2");
-        assert!(
-            s.tracking_id("zz")
-                .unwrap_err()
-                .to_string()
-                .contains("\"zz\" has no tracking id")
-        );
-        assert!(
-            DeliverySettings::load(&table, |k| (k == TRACKING_IDS_VAR).then(|| "oops".into()))
-                .is_err()
-        );
+        assert!(s.tracking_id("zz").unwrap_err().to_string().contains("\"zz\" has no tracking id"));
+        assert!(DeliverySettings::load(&table, |k| (k == TRACKING_IDS_VAR).then(|| "oops".into())).is_err());
         assert!(DeliverySettings::load(&toml::from_str("typo = 1").unwrap(), |_| None).is_err());
-        assert_eq!(
-            DeliverySettings::default().default_tracking_id(),
-            Err(DeliverySettingsError::NoGroup)
-        );
+        assert_eq!(DeliverySettings::default().default_tracking_id(), Err(DeliverySettingsError::NoGroup));
     }
 }

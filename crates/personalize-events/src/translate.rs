@@ -59,11 +59,9 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
             vec![event]
         }
         (None, [only]) => vec![base(interaction.event_id.clone(), only)],
-        (None, items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| base(derived_event_id(&interaction.event_id, i), item))
-            .collect(),
+        (None, items) => {
+            items.iter().enumerate().map(|(i, item)| base(derived_event_id(&interaction.event_id, i), item)).collect()
+        }
     };
     let mut violations = Vec::new();
     let mut check = |path: &str, value: &str| {
@@ -80,10 +78,7 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
         check("userId", user);
     }
     if events.is_empty() {
-        violations.push(Violation {
-            path: "item_ids".into(),
-            constraint: "Interaction must name an item".into(),
-        });
+        violations.push(Violation { path: "item_ids".into(), constraint: "Interaction must name an item".into() });
     }
     for (i, event) in events.iter().enumerate() {
         limits::validate_event(&format!("event {}", i + 1), event, &mut violations);
@@ -107,12 +102,7 @@ mod tests {
     fn interaction(items: &[&str], impression: Option<&str>) -> Interaction {
         Interaction {
             event_id: "e1".into(),
-            event_type: if impression.is_some() {
-                "Click"
-            } else {
-                "Purchase"
-            }
-            .into(),
+            event_type: if impression.is_some() { "Click" } else { "Purchase" }.into(),
             user_id: Some("u1".into()),
             session_id: "s1".into(),
             item_ids: items.iter().map(|s| s.to_string()).collect(),
@@ -128,19 +118,8 @@ mod tests {
         assert_eq!(t.events[0].event_id.as_deref(), Some("e1"));
         assert_eq!(t.events[0].sent_at, 1_714_558_501.951);
         let t = translate(&interaction(&["A", "B", "C"], None)).unwrap();
-        let ids: Vec<_> = t
-            .events
-            .iter()
-            .map(|e| (e.event_id.clone().unwrap(), e.item_id.clone().unwrap()))
-            .collect();
-        assert_eq!(
-            ids,
-            [
-                ("e1:0".into(), "A".into()),
-                ("e1:1".into(), "B".into()),
-                ("e1:2".into(), "C".into())
-            ]
-        );
+        let ids: Vec<_> = t.events.iter().map(|e| (e.event_id.clone().unwrap(), e.item_id.clone().unwrap())).collect();
+        assert_eq!(ids, [("e1:0".into(), "A".into()), ("e1:1".into(), "B".into()), ("e1:2".into(), "C".into())]);
         assert_eq!(
             translate(&interaction(&["A", "B", "C"], None)).unwrap(),
             t,
@@ -153,14 +132,8 @@ mod tests {
         let t = translate(&interaction(&["A", "B", "C"], Some("rec-1"))).unwrap();
         assert_eq!(t.events.len(), 1);
         let e = &t.events[0];
-        assert_eq!(
-            (e.event_id.as_deref(), e.item_id.as_deref()),
-            (Some("e1"), Some("A"))
-        );
-        assert_eq!(
-            e.impression.as_deref(),
-            Some(&["A".to_string(), "B".into(), "C".into()][..])
-        );
+        assert_eq!((e.event_id.as_deref(), e.item_id.as_deref()), (Some("e1"), Some("A")));
+        assert_eq!(e.impression.as_deref(), Some(&["A".to_string(), "B".into(), "C".into()][..]));
         assert_eq!(e.recommendation_id.as_deref(), Some("rec-1"));
         assert!(!t.recommendation_id_dropped && !t.impression_truncated);
     }
@@ -184,10 +157,7 @@ mod tests {
         i.session_id = "s".repeat(257);
         i.item_ids = vec!["x".repeat(300)];
         let err = translate(&i).unwrap_err().to_string();
-        assert!(
-            err.contains("'sessionId'") && err.contains("'event 1.itemId'"),
-            "{err}"
-        );
+        assert!(err.contains("'sessionId'") && err.contains("'event 1.itemId'"), "{err}");
         assert!(translate(&interaction(&[], None)).is_err());
     }
 }

@@ -59,9 +59,7 @@ pub(crate) struct EnvelopeError(pub(crate) String);
 /// entities; anything else must be an array of objects whose `schema` is a string.
 pub(crate) fn parse_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let entities = de
-        .deserialize_option(OptionalEnvelope(ContextsSeed))
-        .map_err(json_error)?;
+    let entities = de.deserialize_option(OptionalEnvelope(ContextsSeed)).map_err(json_error)?;
     de.end().map_err(json_error)?;
     Ok(entities.unwrap_or_default())
 }
@@ -70,13 +68,9 @@ pub(crate) fn parse_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeErro
 /// string `schema`.
 pub(crate) fn parse_unstruct(text: &str) -> Result<Entity<'_>, EnvelopeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let inner = de
-        .deserialize_option(OptionalEnvelope(UnstructSeed))
-        .map_err(json_error)?;
+    let inner = de.deserialize_option(OptionalEnvelope(UnstructSeed)).map_err(json_error)?;
     de.end().map_err(json_error)?;
-    inner
-        .flatten()
-        .ok_or_else(|| EnvelopeError("unstruct_event has no inner {schema, data} object".into()))
+    inner.flatten().ok_or_else(|| EnvelopeError("unstruct_event has no inner {schema, data} object".into()))
 }
 
 fn json_error(e: serde_json::Error) -> EnvelopeError {
@@ -197,10 +191,7 @@ impl<'de> Visitor<'de> for EntitySeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let (schema, data) = envelope_keys(map, |m| m.next_value::<&'de RawValue>())?;
-        Ok(Entity {
-            schema: schema.unwrap_or(Cow::Borrowed("")),
-            data: data.unwrap_or(RawValue::NULL),
-        })
+        Ok(Entity { schema: schema.unwrap_or(Cow::Borrowed("")), data: data.unwrap_or(RawValue::NULL) })
     }
 }
 
@@ -291,10 +282,7 @@ mod tests {
             {"SCHEMA":"iglu:a.b/d/jsonschema/1-0-0","Data":[1,2],"extra":true},
             {"schema":"iglu:a.b/e/jsonschema/1-0-0"}]}"#;
         let entities = parse_contexts(text).unwrap();
-        let seen: Vec<_> = entities
-            .iter()
-            .map(|e| (e.schema(), e.raw_data()))
-            .collect();
+        let seen: Vec<_> = entities.iter().map(|e| (e.schema(), e.raw_data())).collect();
         assert_eq!(
             seen,
             [
@@ -322,21 +310,13 @@ mod tests {
 
     #[test]
     fn unstruct_envelopes() {
-        let e = parse_unstruct(
-            r#"{"schema":"x","data":{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"k":"v"}}}"#,
-        )
-        .unwrap();
+        let e =
+            parse_unstruct(r#"{"schema":"x","data":{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"k":"v"}}}"#).unwrap();
         assert_eq!(e.schema(), "iglu:a/b/jsonschema/1-0-0");
         assert_eq!(e.data().get("k").and_then(Loose::as_str), Some("v"));
         let e = parse_unstruct(r#"{"data":{"schema":"iglu:a/b/jsonschema/1-0-0"}}"#).unwrap();
         assert_eq!(e.raw_data(), "null");
-        for bad in [
-            "{}",
-            "null",
-            r#"{"data":null}"#,
-            r#"{"data":"str"}"#,
-            r#"{"data":{}"#,
-        ] {
+        for bad in ["{}", "null", r#"{"data":null}"#, r#"{"data":"str"}"#, r#"{"data":{}"#] {
             assert!(parse_unstruct(bad).is_err(), "{bad}");
         }
     }

@@ -15,31 +15,15 @@ pub enum EventError {
     #[error("field {field} is not valid UTF-8 (invalid byte at offset {offset})")]
     InvalidUtf8 { field: Field, offset: usize },
     #[error("field {field}: {value:?} is not {expected}")]
-    InvalidValue {
-        field: Field,
-        value: String,
-        expected: &'static str,
-    },
+    InvalidValue { field: Field, value: String, expected: &'static str },
     #[error("field {field}: {value:?} is not a timestamp: {reason}")]
-    InvalidTimestamp {
-        field: Field,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidTimestamp { field: Field, value: String, reason: &'static str },
     #[error("field {field}: {detail}")]
     InvalidEnvelope { field: Field, detail: String },
     #[error("field {field}: entity {index} has schema {schema:?}, which is not an Iglu URI")]
-    InvalidSchema {
-        field: Field,
-        index: usize,
-        schema: String,
-    },
+    InvalidSchema { field: Field, index: usize, schema: String },
     #[error("field {field}: entity {index} ({schema}) has data that is neither an object nor null")]
-    DataNotObject {
-        field: Field,
-        index: usize,
-        schema: String,
-    },
+    DataNotObject { field: Field, index: usize, schema: String },
 }
 
 /// Field values are echoed in errors to say what was wrong; long ones are cut so a bad row stays
@@ -86,12 +70,7 @@ impl<'a> Event<'a> {
         if n + 1 != FIELD_COUNT {
             return Err(EventError::FieldCount { found: n + 1 });
         }
-        Ok(Event {
-            fields,
-            contexts: OnceCell::new(),
-            derived_contexts: OnceCell::new(),
-            unstruct: OnceCell::new(),
-        })
+        Ok(Event { fields, contexts: OnceCell::new(), derived_contexts: OnceCell::new(), unstruct: OnceCell::new() })
     }
 
     /// The field's bytes, empty when the field is absent.
@@ -105,12 +84,7 @@ impl<'a> Event<'a> {
         if raw.is_empty() {
             return Ok(None);
         }
-        std::str::from_utf8(raw)
-            .map(Some)
-            .map_err(|e| EventError::InvalidUtf8 {
-                field,
-                offset: e.valid_up_to(),
-            })
+        std::str::from_utf8(raw).map(Some).map_err(|e| EventError::InvalidUtf8 { field, offset: e.valid_up_to() })
     }
 
     /// A timestamp field, `None` when it is empty.
@@ -119,13 +93,11 @@ impl<'a> Event<'a> {
         if raw.is_empty() {
             return Ok(None);
         }
-        Timestamp::parse(raw)
-            .map(Some)
-            .map_err(|e| EventError::InvalidTimestamp {
-                field,
-                value: excerpt(raw),
-                reason: e.0,
-            })
+        Timestamp::parse(raw).map(Some).map_err(|e| EventError::InvalidTimestamp {
+            field,
+            value: excerpt(raw),
+            reason: e.0,
+        })
     }
 
     /// An integer field (an optional sign and decimal digits), `None` when it is empty.
@@ -136,9 +108,7 @@ impl<'a> Event<'a> {
     /// A floating-point field, `None` when it is empty. NaN and infinities are rejected because JSON
     /// cannot carry them.
     pub fn double(&self, field: Field) -> Result<Option<f64>, EventError> {
-        self.typed(field, "a finite number", |s| {
-            s.parse::<f64>().ok().filter(|f| f.is_finite())
-        })
+        self.typed(field, "a finite number", |s| s.parse::<f64>().ok().filter(|f| f.is_finite()))
     }
 
     /// A boolean field in any of the spellings Go's `strconv.ParseBool` accepts (`1`, `t`, `true`, …),
@@ -157,11 +127,7 @@ impl<'a> Event<'a> {
         expected: &'static str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> Result<Option<T>, EventError> {
-        let invalid = || EventError::InvalidValue {
-            field,
-            value: excerpt(self.raw(field)),
-            expected,
-        };
+        let invalid = || EventError::InvalidValue { field, value: excerpt(self.raw(field)), expected };
         match self.str(field) {
             Ok(None) => Ok(None),
             Ok(Some(text)) => parse(text).map(Some).ok_or_else(invalid),
@@ -187,8 +153,7 @@ impl<'a> Event<'a> {
     ) -> Result<&'s [Entity<'a>], EventError> {
         let parsed = cell.get_or_init(|| match self.str(field)? {
             None => Ok(Vec::new()),
-            Some(text) => entity::parse_contexts(text)
-                .map_err(|e| EventError::InvalidEnvelope { field, detail: e.0 }),
+            Some(text) => entity::parse_contexts(text).map_err(|e| EventError::InvalidEnvelope { field, detail: e.0 }),
         });
         parsed.as_deref().map_err(Clone::clone)
     }
@@ -198,9 +163,9 @@ impl<'a> Event<'a> {
         let field = Field::UnstructEvent;
         let parsed = self.unstruct.get_or_init(|| match self.str(field)? {
             None => Ok(None),
-            Some(text) => entity::parse_unstruct(text)
-                .map(Some)
-                .map_err(|e| EventError::InvalidEnvelope { field, detail: e.0 }),
+            Some(text) => {
+                entity::parse_unstruct(text).map(Some).map_err(|e| EventError::InvalidEnvelope { field, detail: e.0 })
+            }
         });
         parsed.as_ref().map(Option::as_ref).map_err(Clone::clone)
     }
@@ -209,11 +174,7 @@ impl<'a> Event<'a> {
     /// ones in `derived_contexts` when there are any (enrichment output replaces what the tracker sent
     /// under the same key), otherwise the ones in `contexts`.
     pub fn context(&self, key: &SchemaKey<'_>) -> Result<Vec<&Entity<'a>>, EventError> {
-        let derived: Vec<_> = self
-            .derived_contexts()?
-            .iter()
-            .filter(|e| e.is(key))
-            .collect();
+        let derived: Vec<_> = self.derived_contexts()?.iter().filter(|e| e.is(key)).collect();
         if !derived.is_empty() {
             return Ok(derived);
         }
@@ -241,31 +202,17 @@ mod tests {
     #[test]
     fn field_count_is_exact() {
         let ok = line(&[(Field::EventName, "page_view")]);
-        assert_eq!(
-            Event::parse(ok.as_bytes())
-                .unwrap()
-                .str(Field::EventName)
-                .unwrap(),
-            Some("page_view")
-        );
+        assert_eq!(Event::parse(ok.as_bytes()).unwrap().str(Field::EventName).unwrap(), Some("page_view"));
         let with_cr = format!("{ok}\r");
         assert!(Event::parse(with_cr.as_bytes()).is_ok());
-        for (text, found) in [
-            (String::new(), 1),
-            (format!("{ok}\tx"), 132),
-            (ok.replacen('\t', "", 1), 130),
-        ] {
-            assert_eq!(
-                Event::parse(text.as_bytes()).unwrap_err(),
-                EventError::FieldCount { found }
-            );
+        for (text, found) in [(String::new(), 1), (format!("{ok}\tx"), 132), (ok.replacen('\t', "", 1), 130)] {
+            assert_eq!(Event::parse(text.as_bytes()).unwrap_err(), EventError::FieldCount { found });
         }
     }
 
     #[test]
     fn invalid_utf8_only_hurts_the_field_it_is_in() {
-        let mut bytes =
-            line(&[(Field::EventName, "view_item"), (Field::PageTitle, "X")]).into_bytes();
+        let mut bytes = line(&[(Field::EventName, "view_item"), (Field::PageTitle, "X")]).into_bytes();
         let title = bytes.iter().position(|&b| b == b'X').unwrap();
         bytes[title] = 0xff;
         let event = Event::parse(&bytes).unwrap();
@@ -293,21 +240,12 @@ mod tests {
         assert_eq!(e.int(Field::TxnId).unwrap(), Some(42));
         assert_eq!(e.int(Field::PageUrlport).unwrap(), Some(80));
         assert_eq!(e.int(Field::DomainSessionidx).unwrap(), None);
-        assert_eq!(
-            e.int(Field::TiQuantity).unwrap_err().to_string(),
-            r#"field ti_quantity: "1.5" is not an integer"#
-        );
+        assert_eq!(e.int(Field::TiQuantity).unwrap_err().to_string(), r#"field ti_quantity: "1.5" is not an integer"#);
         assert_eq!(e.double(Field::GeoLatitude).unwrap(), Some(51.5));
         assert!(e.double(Field::TrTotal).is_err());
         assert_eq!(e.bool(Field::BrCookies).unwrap(), Some(true));
         assert!(e.bool(Field::DvceIsmobile).is_err());
-        assert_eq!(
-            e.timestamp(Field::CollectorTstamp)
-                .unwrap()
-                .unwrap()
-                .epoch_millis(),
-            1_714_558_502_001
-        );
+        assert_eq!(e.timestamp(Field::CollectorTstamp).unwrap().unwrap().epoch_millis(), 1_714_558_502_001);
         assert_eq!(
             e.timestamp(Field::DerivedTstamp).unwrap_err().to_string(),
             r#"field derived_tstamp: "2024-05-01T10:15:02Z" is not a timestamp: expected YYYY-MM-DD hh:mm:ss[.fraction]"#
@@ -324,43 +262,23 @@ mod tests {
         let a = r#"{"schema":"iglu:x.y/a/jsonschema/1-0-0","data":{"n":1}}"#;
         let a2 = r#"{"schema":"iglu:x.y/a/jsonschema/1-0-1","data":{"n":2}}"#;
         let b = r#"{"schema":"iglu:x.y/b/jsonschema/1-0-0","data":{"n":3}}"#;
-        let text = line(&[
-            (Field::Contexts, &ctx(&format!("{a},{b},{a2}"))),
-            (Field::DerivedContexts, &ctx(b)),
-        ]);
+        let text = line(&[(Field::Contexts, &ctx(&format!("{a},{b},{a2}"))), (Field::DerivedContexts, &ctx(b))]);
         let e = Event::parse(text.as_bytes()).unwrap();
-        let n = |key| -> Vec<String> {
-            e.context(&key)
-                .unwrap()
-                .iter()
-                .map(|e| e.raw_data().to_owned())
-                .collect()
-        };
-        assert_eq!(
-            n(SchemaKey::new("x.y", "a", 1)),
-            [r#"{"n":1}"#, r#"{"n":2}"#]
-        );
+        let n = |key| -> Vec<String> { e.context(&key).unwrap().iter().map(|e| e.raw_data().to_owned()).collect() };
+        assert_eq!(n(SchemaKey::new("x.y", "a", 1)), [r#"{"n":1}"#, r#"{"n":2}"#]);
         assert_eq!(n(SchemaKey::new("x.y", "b", 1)), [r#"{"n":3}"#]);
         assert!(n(SchemaKey::new("x.y", "a", 2)).is_empty());
     }
 
     #[test]
     fn entity_errors_name_the_field_and_are_remembered() {
-        let text = line(&[
-            (Field::Contexts, r#"{"data":[{"#),
-            (Field::UnstructEvent, "{}"),
-        ]);
+        let text = line(&[(Field::Contexts, r#"{"data":[{"#), (Field::UnstructEvent, "{}")]);
         let e = Event::parse(text.as_bytes()).unwrap();
         let first = e.contexts().unwrap_err();
         assert!(first.to_string().starts_with("field contexts: "), "{first}");
         assert_eq!(e.contexts().unwrap_err(), first);
         let key = SchemaKey::new("a", "b", 1);
         assert!(e.context(&key).is_err());
-        assert!(
-            e.unstruct(&key)
-                .unwrap_err()
-                .to_string()
-                .starts_with("field unstruct_event: ")
-        );
+        assert!(e.unstruct(&key).unwrap_err().to_string().starts_with("field unstruct_event: "));
     }
 }

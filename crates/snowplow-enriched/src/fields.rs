@@ -215,10 +215,7 @@ mod tests {
             assert_eq!(f.index(), i, "{f}");
         }
         assert_eq!(Field::EventName.index(), 126);
-        assert_eq!(
-            Field::from_name("derived_tstamp"),
-            Some(Field::DerivedTstamp)
-        );
+        assert_eq!(Field::from_name("derived_tstamp"), Some(Field::DerivedTstamp));
         assert_eq!(Field::from_name("nope"), None);
     }
 }

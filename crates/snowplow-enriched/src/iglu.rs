@@ -20,13 +20,10 @@ impl<'s> IgluUri<'s> {
     pub fn parse(uri: &'s str) -> Option<IgluUri<'s>> {
         let rest = uri.strip_prefix("iglu:")?;
         let mut parts = rest.splitn(4, '/');
-        let (vendor, name, format, version) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (vendor, name, format, version) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let word = |s: &str, dots: bool| {
             !s.is_empty()
-                && s.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (dots && b == b'.')
-                })
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (dots && b == b'.'))
         };
         if !(word(vendor, true) && word(name, false) && word(format, false)) {
             return None;
@@ -35,23 +32,12 @@ impl<'s> IgluUri<'s> {
         let model = number(numbers.next()?, false)?;
         let revision = number(numbers.next()?, true)?;
         let addition = number(numbers.next()?, true)?;
-        Some(IgluUri {
-            vendor,
-            name,
-            format,
-            model,
-            revision,
-            addition,
-        })
+        Some(IgluUri { vendor, name, format, model, revision, addition })
     }
 
     /// The (vendor, name, model) this URI belongs to.
     pub fn key(&self) -> SchemaKey<'s> {
-        SchemaKey {
-            vendor: self.vendor,
-            name: self.name,
-            model: self.model,
-        }
+        SchemaKey { vendor: self.vendor, name: self.name, model: self.model }
     }
 }
 
@@ -78,11 +64,7 @@ pub struct SchemaKey<'k> {
 
 impl<'k> SchemaKey<'k> {
     pub const fn new(vendor: &'k str, name: &'k str, model: u32) -> Self {
-        SchemaKey {
-            vendor,
-            name,
-            model,
-        }
+        SchemaKey { vendor, name, model }
     }
 
     /// Whether an entity's schema URI has this vendor, name and model (any format, revision and
@@ -104,15 +86,12 @@ mod tests {
 
     #[test]
     fn parses_valid_uris() {
-        let uri = IgluUri::parse(
-            "iglu:com.google.analytics.enhanced-ecommerce/productFieldObject/jsonschema/1-0-0",
-        )
-        .unwrap();
+        let uri =
+            IgluUri::parse("iglu:com.google.analytics.enhanced-ecommerce/productFieldObject/jsonschema/1-0-0").unwrap();
         assert_eq!(uri.vendor, "com.google.analytics.enhanced-ecommerce");
         assert_eq!(uri.name, "productFieldObject");
         assert_eq!((uri.model, uri.revision, uri.addition), (1, 0, 0));
-        let uri =
-            IgluUri::parse("iglu:com.acme.self-desc/my-schema_Name/jsonschema/12-10-3").unwrap();
+        let uri = IgluUri::parse("iglu:com.acme.self-desc/my-schema_Name/jsonschema/12-10-3").unwrap();
         assert_eq!((uri.model, uri.revision, uri.addition), (12, 10, 3));
     }
 

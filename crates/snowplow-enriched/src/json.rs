@@ -33,10 +33,7 @@ impl Event<'_> {
         let (lat, lon) = (self.raw(Field::GeoLatitude), self.raw(Field::GeoLongitude));
         if geo && !lat.is_empty() && !lon.is_empty() {
             let location = [lat, lon].join(&b',');
-            out.insert(
-                "geo_location".to_owned(),
-                String::from_utf8_lossy(&location).into_owned().into(),
-            );
+            out.insert("geo_location".to_owned(), String::from_utf8_lossy(&location).into_owned().into());
         }
         for field in Field::ALL {
             let raw = self.raw(field);
@@ -47,10 +44,7 @@ impl Event<'_> {
             match field.kind() {
                 // Go's encoder writes invalid UTF-8 as U+FFFD rather than failing the event.
                 FieldKind::Str => {
-                    out.insert(
-                        name,
-                        Value::String(String::from_utf8_lossy(raw).into_owned()),
-                    );
+                    out.insert(name, Value::String(String::from_utf8_lossy(raw).into_owned()));
                 }
                 FieldKind::Timestamp => {
                     let ts = self.timestamp(field)?.map(|t| t.to_string());
@@ -66,11 +60,7 @@ impl Event<'_> {
                     out.insert(name, self.bool(field)?.into());
                 }
                 FieldKind::Contexts => {
-                    let entities = if field == Field::Contexts {
-                        self.contexts()?
-                    } else {
-                        self.derived_contexts()?
-                    };
+                    let entities = if field == Field::Contexts { self.contexts()? } else { self.derived_contexts()? };
                     // Entities of one field that share a key are gathered in order; a key that
                     // `derived_contexts` shares with `contexts` replaces it, as the SDK's map does.
                     let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -92,28 +82,13 @@ impl Event<'_> {
     }
 }
 
-fn sdk_entry(
-    prefix: &str,
-    field: Field,
-    index: usize,
-    entity: &Entity<'_>,
-) -> Result<(String, Value), EventError> {
-    let uri = entity.uri().ok_or_else(|| EventError::InvalidSchema {
-        field,
-        index,
-        schema: entity.schema().to_owned(),
-    })?;
-    let data: Value =
-        serde_json::from_str(entity.raw_data()).map_err(|e| EventError::InvalidEnvelope {
-            field,
-            detail: e.to_string(),
-        })?;
+fn sdk_entry(prefix: &str, field: Field, index: usize, entity: &Entity<'_>) -> Result<(String, Value), EventError> {
+    let uri =
+        entity.uri().ok_or_else(|| EventError::InvalidSchema { field, index, schema: entity.schema().to_owned() })?;
+    let data: Value = serde_json::from_str(entity.raw_data())
+        .map_err(|e| EventError::InvalidEnvelope { field, detail: e.to_string() })?;
     if !(data.is_object() || data.is_null()) {
-        return Err(EventError::DataNotObject {
-            field,
-            index,
-            schema: entity.schema().to_owned(),
-        });
+        return Err(EventError::DataNotObject { field, index, schema: entity.schema().to_owned() });
     }
     Ok((sdk_key(prefix, &uri), data))
 }
@@ -123,13 +98,7 @@ pub fn sdk_key(prefix: &str, uri: &IgluUri<'_>) -> String {
     let mut key = String::with_capacity(prefix.len() + uri.vendor.len() + uri.name.len() + 8);
     key.push_str(prefix);
     key.push('_');
-    key.extend(uri.vendor.chars().map(|c| {
-        if c == '.' {
-            '_'
-        } else {
-            c.to_ascii_lowercase()
-        }
-    }));
+    key.extend(uri.vendor.chars().map(|c| if c == '.' { '_' } else { c.to_ascii_lowercase() }));
     key.push('_');
     let mut prev = None;
     for (i, c) in uri.name.chars().enumerate() {
@@ -151,10 +120,7 @@ mod tests {
     #[test]
     fn keys_are_spelled_as_the_go_sdk_spells_them() {
         let key = |uri| sdk_key("contexts", &IgluUri::parse(uri).unwrap());
-        assert_eq!(
-            key("iglu:com.acme/ABTest/jsonschema/1-0-0"),
-            "contexts_com_acme_a_b_test_1"
-        );
+        assert_eq!(key("iglu:com.acme/ABTest/jsonschema/1-0-0"), "contexts_com_acme_a_b_test_1");
         assert_eq!(
             key("iglu:com.acme.self-desc/my-schema_Name/jsonschema/2-1-0"),
             "contexts_com_acme_self-desc_my-schema_name_2"

@@ -100,11 +100,7 @@ fn js_number_text(n: &Number) -> String {
     let body = if k <= n_exp && n_exp <= 21 {
         format!("{digits}{}", "0".repeat((n_exp - k) as usize))
     } else if 0 < n_exp && n_exp <= 21 {
-        format!(
-            "{}.{}",
-            &digits[..n_exp as usize],
-            &digits[n_exp as usize..]
-        )
+        format!("{}.{}", &digits[..n_exp as usize], &digits[n_exp as usize..])
     } else if -6 < n_exp && n_exp <= 0 {
         format!("0.{}{digits}", "0".repeat((-n_exp) as usize))
     } else {
@@ -142,9 +138,7 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
     }
 }
 
-pub(crate) fn deserialize_cow_str<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Cow<'de, str>, D::Error> {
+pub(crate) fn deserialize_cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
     CowStr::deserialize(d).map(|s| s.0)
 }
 

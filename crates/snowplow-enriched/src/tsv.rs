@@ -35,25 +35,19 @@ pub fn line_from_fields(map: &Map<String, Value>) -> Result<Vec<u8>, WriteError>
                     .as_u64()
                     .and_then(|n| usize::try_from(n).ok())
                     .filter(|&n| n >= 1)
-                    .ok_or_else(|| {
-                        WriteError::Directive("$field_count must be a positive integer".into())
-                    })?;
+                    .ok_or_else(|| WriteError::Directive("$field_count must be a positive integer".into()))?;
             }
             "$latin1" => {
-                let names = value.as_array().ok_or_else(|| {
-                    WriteError::Directive("$latin1 must be an array of field names".into())
-                })?;
+                let names = value
+                    .as_array()
+                    .ok_or_else(|| WriteError::Directive("$latin1 must be an array of field names".into()))?;
                 for n in names {
                     let n = n.as_str().unwrap_or_default();
-                    latin1.push(
-                        Field::from_name(n)
-                            .ok_or_else(|| WriteError::UnknownField(n.to_owned()))?,
-                    );
+                    latin1.push(Field::from_name(n).ok_or_else(|| WriteError::UnknownField(n.to_owned()))?);
                 }
             }
             _ => {
-                let field =
-                    Field::from_name(name).ok_or_else(|| WriteError::UnknownField(name.clone()))?;
+                let field = Field::from_name(name).ok_or_else(|| WriteError::UnknownField(name.clone()))?;
                 let text = match value {
                     Value::Null => String::new(),
                     Value::String(s) => s.clone(),
@@ -67,14 +61,10 @@ pub fn line_from_fields(map: &Map<String, Value>) -> Result<Vec<u8>, WriteError>
         }
     }
     for field in latin1 {
-        let text =
-            String::from_utf8(std::mem::take(&mut fields[field.index()])).unwrap_or_default();
+        let text = String::from_utf8(std::mem::take(&mut fields[field.index()])).unwrap_or_default();
         fields[field.index()] = text
             .chars()
-            .map(|c| {
-                u8::try_from(u32::from(c))
-                    .map_err(|_| WriteError::Latin1(field, "a character above U+00FF"))
-            })
+            .map(|c| u8::try_from(u32::from(c)).map_err(|_| WriteError::Latin1(field, "a character above U+00FF")))
             .collect::<Result<_, _>>()?;
     }
     fields.resize(count, Vec::new());
@@ -99,18 +89,14 @@ mod tests {
         let event = Event::parse(&line).unwrap();
         assert_eq!(event.str(Field::EventName).unwrap(), Some("view_item"));
         assert_eq!(event.int(Field::TxnId).unwrap(), Some(42));
-        assert_eq!(
-            event.str(Field::Contexts).unwrap(),
-            Some(r#"{"data":[],"schema":"s"}"#)
-        );
+        assert_eq!(event.str(Field::Contexts).unwrap(), Some(r#"{"data":[],"schema":"s"}"#));
     }
 
     #[test]
     fn directives_describe_broken_input() {
         let line = line_from_fields(&map(r#"{"$field_count":3,"app_id":"a"}"#)).unwrap();
         assert_eq!(line, b"a\t\t");
-        let line =
-            line_from_fields(&map(r#"{"$latin1":["page_title"],"page_title":"café"}"#)).unwrap();
+        let line = line_from_fields(&map(r#"{"$latin1":["page_title"],"page_title":"café"}"#)).unwrap();
         let event = Event::parse(&line).unwrap();
         assert!(event.str(Field::PageTitle).is_err());
         assert!(line_from_fields(&map(r#"{"nope":1}"#)).is_err());

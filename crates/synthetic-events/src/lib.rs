@@ -31,9 +31,7 @@ impl std::str::FromStr for Mix {
         match s {
             "realistic" => Ok(Mix::Realistic),
             "uniform" => Ok(Mix::Uniform),
-            other => Err(format!(
-                "unknown mix {other:?}: expected realistic or uniform"
-            )),
+            other => Err(format!("unknown mix {other:?}: expected realistic or uniform")),
         }
     }
 }
@@ -142,18 +140,8 @@ pub struct Corpus {
     index: u64,
 }
 
-const PRODUCTS: &[&str] = &[
-    "P125", "P126", "P127", "SKU-778", "SKU-901", "1002", "P12345", "P67890", "B-77", "HAT-3",
-];
-const PAGES: &[&str] = &[
-    "/",
-    "/p/P125",
-    "/p/P126",
-    "/c/shirts",
-    "/cart",
-    "/checkout",
-    "/search?q=tee",
-];
+const PRODUCTS: &[&str] = &["P125", "P126", "P127", "SKU-778", "SKU-901", "1002", "P12345", "P67890", "B-77", "HAT-3"];
+const PAGES: &[&str] = &["/", "/p/P125", "/p/P126", "/c/shirts", "/cart", "/checkout", "/search?q=tee"];
 const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
 fn entity(schema: &str, data: Value) -> Value {
@@ -177,12 +165,7 @@ impl Corpus {
                 (rng.uuid(), rng.uuid(), user)
             })
             .collect();
-        Corpus {
-            rng,
-            mix,
-            visitors,
-            index: 0,
-        }
+        Corpus { rng, mix, visitors, index: 0 }
     }
 
     fn next_kind(&mut self) -> Kind {
@@ -223,13 +206,7 @@ impl Corpus {
             1 => format!(".{:06}", rng.below(1_000_000)),
             _ => format!(".{:03}", rng.below(1000)),
         };
-        let tstamp = |extra: u64| {
-            format!(
-                "2024-05-01 {h:02}:{m:02}:{:02}.{:03}",
-                (s + extra) % 60,
-                extra * 7 % 1000
-            )
-        };
+        let tstamp = |extra: u64| format!("2024-05-01 {h:02}:{m:02}:{:02}.{:03}", (s + extra) % 60, extra * 7 % 1000);
         let page = *rng.pick(PAGES);
         let mut f = Map::new();
         let mut set = |k: &str, v: Value| {
@@ -245,10 +222,7 @@ impl Corpus {
         set("v_tracker", json!("js-3.23.0"));
         set("v_collector", json!("ssc-3.2.0-kinesis"));
         set("v_etl", json!("snowplow-enrich-kinesis-5.0.0"));
-        set(
-            "user_ipaddress",
-            json!(format!("203.0.113.{}", rng.below(255))),
-        );
+        set("user_ipaddress", json!(format!("203.0.113.{}", rng.below(255))));
         set("domain_sessionidx", json!(1 + rng.below(9)));
         set("network_userid", json!(rng.uuid()));
         set("geo_country", json!("GB"));
@@ -274,10 +248,7 @@ impl Corpus {
         set("doc_width", json!(1440));
         set("doc_height", json!(5120));
         set("dvce_sent_tstamp", json!(tstamp(0)));
-        set(
-            "event_fingerprint",
-            json!(format!("{:032x}", rng.next_u64())),
-        );
+        set("event_fingerprint", json!(format!("{:032x}", rng.next_u64())));
         // Identity as trackers send it: the cookie ids almost always, a login sometimes, and now and
         // then only the client-session entity.
         let cookieless = rng.chance(4);
@@ -289,21 +260,12 @@ impl Corpus {
             set("user_id", json!(uid));
         }
         if rng.below(10) != 0 {
-            set(
-                "derived_tstamp",
-                json!(format!("2024-05-01 {h:02}:{m:02}:{s:02}{fraction}")),
-            );
+            set("derived_tstamp", json!(format!("2024-05-01 {h:02}:{m:02}:{s:02}{fraction}")));
         }
-        let mut entities = vec![entity(
-            "com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
-            json!({"id": rng.uuid()}),
-        )];
+        let mut entities =
+            vec![entity("com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0", json!({"id": rng.uuid()}))];
         if cookieless || rng.chance(30) {
-            let session_id = if cookieless && rng.chance(20) {
-                String::new()
-            } else {
-                sid.clone()
-            };
+            let session_id = if cookieless && rng.chance(20) { String::new() } else { sid.clone() };
             entities.push(entity(
                 "com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2",
                 json!({"userId": duid, "sessionId": session_id, "sessionIndex": 3, "storageMechanism": "LOCAL_STORAGE"}),
@@ -361,18 +323,13 @@ impl Corpus {
         f: &mut Map<String, Value>,
     ) -> (&'static str, &'static str, &'static str, Option<Value>) {
         let rng = &mut self.rng;
-        let products = |rng: &mut Rng, n: u64| -> Vec<&'static str> {
-            (0..n).map(|_| *rng.pick(PRODUCTS)).collect()
-        };
+        let products = |rng: &mut Rng, n: u64| -> Vec<&'static str> { (0..n).map(|_| *rng.pick(PRODUCTS)).collect() };
         const SP: &str = "com.snowplowanalytics.snowplow";
         match kind {
             Kind::PagePing => {
-                for (k, v) in [
-                    ("pp_xoffset_min", 0),
-                    ("pp_xoffset_max", 0),
-                    ("pp_yoffset_min", 100),
-                    ("pp_yoffset_max", 900),
-                ] {
+                for (k, v) in
+                    [("pp_xoffset_min", 0), ("pp_xoffset_max", 0), ("pp_yoffset_min", 100), ("pp_yoffset_max", 900)]
+                {
                     f.insert(k.into(), json!(v));
                 }
                 ("page_ping", SP, "page_ping", None)
@@ -394,10 +351,7 @@ impl Corpus {
                 if !rng.chance(5) {
                     f.insert("ti_sku".into(), json!(rng.pick(PRODUCTS)));
                 }
-                f.insert(
-                    "ti_orderid".into(),
-                    json!(format!("o-{}", rng.below(100_000))),
-                );
+                f.insert("ti_orderid".into(), json!(format!("o-{}", rng.below(100_000))));
                 f.insert("ti_price".into(), json!("12.50"));
                 f.insert("ti_quantity".into(), json!(1 + rng.below(3)));
                 f.insert("ti_currency".into(), json!("GBP"));
@@ -405,14 +359,8 @@ impl Corpus {
             }
             Kind::GaAction => {
                 const GA: &str = "com.google.analytics.enhanced-ecommerce";
-                let action = *rng.pick(&[
-                    "view", "detail", "detail", "click", "purchase", "purchase", "add", "refund",
-                ]);
-                let product_schema = if rng.chance(10) {
-                    "product"
-                } else {
-                    "productFieldObject"
-                };
+                let action = *rng.pick(&["view", "detail", "detail", "click", "purchase", "purchase", "add", "refund"]);
+                let product_schema = if rng.chance(10) { "product" } else { "productFieldObject" };
                 let n = if rng.chance(5) { 0 } else { 1 + rng.below(3) };
                 for id in products(rng, n) {
                     entities.push(entity(
@@ -424,10 +372,7 @@ impl Corpus {
                     "unstruct",
                     GA,
                     "action",
-                    Some(unstruct(
-                        &format!("{GA}/action/jsonschema/1-0-0"),
-                        json!({"action": action}),
-                    )),
+                    Some(unstruct(&format!("{GA}/action/jsonschema/1-0-0"), json!({"action": action}))),
                 )
             }
             Kind::SnowplowEcommerceAction => {
@@ -442,20 +387,13 @@ impl Corpus {
                 ]);
                 let n = if rng.chance(5) { 0 } else { 1 + rng.below(4) };
                 for id in products(rng, n) {
-                    let id = if rng.chance(3) {
-                        json!(id.len() * 1000 + 7)
-                    } else {
-                        json!(id)
-                    };
+                    let id = if rng.chance(3) { json!(id.len() * 1000 + 7) } else { json!(id) };
                     entities.push(entity(
                         &format!("{SPE}/product/jsonschema/1-0-0"),
                         json!({"id": id, "category": "Shirts", "price": 25, "currency": "GBP"}),
                     ));
                 }
-                let u = unstruct(
-                    &format!("{SPE}/snowplow_ecommerce_action/jsonschema/1-0-2"),
-                    json!({"type": action}),
-                );
+                let u = unstruct(&format!("{SPE}/snowplow_ecommerce_action/jsonschema/1-0-2"), json!({"type": action}));
                 ("unstruct", SPE, "snowplow_ecommerce_action", Some(u))
             }
             Kind::ViewItem => {
@@ -468,10 +406,7 @@ impl Corpus {
                     "unstruct",
                     "io.snowplow.ecomm",
                     "view_item",
-                    Some(unstruct(
-                        "io.snowplow.ecomm/view_item/jsonschema/1-0-0",
-                        data,
-                    )),
+                    Some(unstruct("io.snowplow.ecomm/view_item/jsonschema/1-0-0", data)),
                 )
             }
             Kind::CreateOrder => {
@@ -486,20 +421,12 @@ impl Corpus {
                         json!({"cart_id": "c-1", "subtotal": 50, "total": 55, "currency": "GBP", "items_in_cart": items}),
                     ));
                 }
-                let u = unstruct(
-                    "io.snowplow.ecomm/create_order/jsonschema/1-0-0",
-                    json!({"order_id": "o-1"}),
-                );
+                let u = unstruct("io.snowplow.ecomm/create_order/jsonschema/1-0-0", json!({"order_id": "o-1"}));
                 ("unstruct", "io.snowplow.ecomm", "create_order", Some(u))
             }
             Kind::RecommendationClick => {
-                let widget = if rng.chance(10) {
-                    "hero-banner"
-                } else {
-                    "recommendation-impression"
-                };
-                let mut attributes =
-                    vec![json!({"source": "dataset", "attribute": "widget", "value": "home-top"})];
+                let widget = if rng.chance(10) { "hero-banner" } else { "recommendation-impression" };
+                let mut attributes = vec![json!({"source": "dataset", "attribute": "widget", "value": "home-top"})];
                 if !rng.chance(5) {
                     attributes.push(json!({"source": "dataset", "attribute": "recommendationId", "value": rng.uuid()}));
                 }
@@ -553,12 +480,7 @@ mod tests {
         let names: Vec<String> = lines
             .iter()
             .filter_map(|l| Event::parse(l).ok())
-            .map(|e| {
-                e.str(Field::EventName)
-                    .unwrap()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
+            .map(|e| e.str(Field::EventName).unwrap().unwrap_or_default().to_owned())
             .collect();
         let pages = names.iter().filter(|n| n.starts_with("page_")).count();
         assert!(pages > 3000 && pages < 4000, "{pages}");
