@@ -1,0 +1,180 @@
+//! `POST /interaction/{dataset_group}`: the seed Lambda's endpoint, for Snowbridge's HTTP target.
+
+use std::collections::HashMap;
+
+use delivery::{EventsApi, Flight, Metrics};
+use http::{Method, Request, Response, StatusCode, header};
+use interactions::Interaction;
+use personalize_events::{Batcher, PutEventsRequest, translate};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::App;
+
+/// What happened to a body's interactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Interactions whose events were all delivered.
+    pub accepted: usize,
+    /// Personalize events delivered.
+    pub events: usize,
+    /// Interactions that were not, and never will be: resending them cannot help.
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// Position in the body (0 for a single object).
+    pub index: usize,
+    pub error: String,
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<String> {
+    let mut response = Response::new(serde_json::to_string(body).unwrap_or_default());
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<String> {
+    json_response(status, &serde_json::json!({ "error": message }))
+}
+
+/// A dataset group name as Personalize allows them; anything else (dots, encoded slashes, …) is not a
+/// group and cannot reach a lookup.
+fn valid_group(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.len() <= 63
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `/interaction/{group}`, also under one leading stage segment (`/Prod/interaction/{group}`), as REST
+/// APIs deliver paths.
+fn interaction_group(path: &str) -> Option<&str> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["interaction", group] | [_, "interaction", group] => Some(group),
+        _ => None,
+    }
+}
+
+impl<A: EventsApi> App<A> {
+    /// Answers one HTTP request (see the crate documentation).
+    pub async fn handle_http(&self, request: Request<Vec<u8>>) -> Response<String> {
+        let Some(group) = interaction_group(request.uri().path()) else {
+            return error(StatusCode::NOT_FOUND, "no such endpoint: POST /interaction/{dataset_group}");
+        };
+        if let Some(auth) = &self.auth {
+            if !auth.allows(request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
+                let mut response = error(StatusCode::UNAUTHORIZED, "missing or wrong credentials");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Basic realm=\"snowplow-personalize\""),
+                );
+                return response;
+            }
+        }
+        if request.method() != Method::POST {
+            return error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+        }
+        if request.body().len() > self.max_body_bytes {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {} bytes", self.max_body_bytes));
+        }
+        let tracking_id = match Some(group).filter(|g| valid_group(g)).map(|g| self.delivery.tracking_id(g)) {
+            Some(Ok(id)) => id.to_owned(),
+            _ => return error(StatusCode::NOT_FOUND, "unknown dataset group"),
+        };
+        let items = match serde_json::from_slice::<Value>(request.body()) {
+            Ok(Value::Array(items)) => items,
+            Ok(object @ Value::Object(_)) => vec![object],
+            Ok(_) => return error(StatusCode::BAD_REQUEST, "body must be an interaction object or an array of them"),
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
+        };
+        self.deliver_items(&tracking_id, items).await
+    }
+
+    async fn deliver_items(&self, tracking_id: &str, items: Vec<Value>) -> Response<String> {
+        let mut report = Report::default();
+        let mut batcher = Batcher::new(usize::MAX);
+        let mut requests: Vec<PutEventsRequest> = Vec::new();
+        // Personalize event id → position of its interaction in the body, to report failures by item.
+        let mut origin: HashMap<String, usize> = HashMap::new();
+        let mut sent_items = vec![false; items.len()];
+        Metrics::add(&self.metrics.interactions_in, items.len() as u64);
+        for (index, item) in items.into_iter().enumerate() {
+            let interaction: Interaction = match serde_json::from_value(item) {
+                Ok(i) => i,
+                Err(e) => {
+                    report.rejected.push(Rejected { index, error: format!("not an interaction: {e}") });
+                    continue;
+                }
+            };
+            match translate(&interaction) {
+                Ok(translation) => {
+                    if translation.recommendation_id_dropped {
+                        Metrics::add(&self.metrics.recommendation_ids_dropped, 1);
+                        tracing::warn!(index, "recommendation id over 40 characters left out");
+                    }
+                    origin.extend(translation.events.iter().filter_map(|e| e.event_id.clone()).map(|id| (id, index)));
+                    sent_items[index] = true;
+                    requests.extend(batcher.push(tracking_id, translation));
+                }
+                Err(e) => report.rejected.push(Rejected { index, error: e.to_string() }),
+            }
+        }
+        requests.extend(batcher.flush());
+        if requests.is_empty() {
+            return json_response(StatusCode::BAD_REQUEST, &report);
+        }
+        let mut flight = Flight::new(self.sender.clone());
+        let mut dead = Vec::new();
+        for request in requests {
+            report.events += request.event_list.len();
+            dead.extend(flight.submit(request).await);
+        }
+        dead.extend(flight.finish().await);
+        if dead.iter().any(|d| d.retryable) {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Personalize is throttling or unavailable; resend the batch (events are recognised, not counted twice)",
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            return response;
+        }
+        for letter in &dead {
+            report.events -= letter.request.event_list.len();
+            for event in &letter.request.event_list {
+                if let Some(&index) = event.event_id.as_ref().and_then(|id| origin.get(id)) {
+                    if std::mem::replace(&mut sent_items[index], false) {
+                        report.rejected.push(Rejected { index, error: letter.error.clone() });
+                    }
+                }
+            }
+        }
+        report.rejected.sort_by_key(|r| r.index);
+        report.accepted = sent_items.iter().filter(|s| **s).count();
+        json_response(StatusCode::OK, &report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_group_names() {
+        assert_eq!(interaction_group("/interaction/shop"), Some("shop"));
+        assert_eq!(interaction_group("/Prod/interaction/shop"), Some("shop"));
+        assert_eq!(interaction_group("/interaction/shop/"), Some("shop"));
+        assert_eq!(interaction_group("/a/b/interaction/shop"), None);
+        assert_eq!(interaction_group("/interaction"), None);
+        assert_eq!(interaction_group("/"), None);
+        for ok in ["shop", "recommendations_demo_dsg_ecommerce", "a-1"] {
+            assert!(valid_group(ok), "{ok}");
+        }
+        for bad in ["", "..", "%2e%2e", "a/b", "-x", "a.b", &"x".repeat(64), "é"] {
+            assert!(!valid_group(bad), "{bad}");
+        }
+    }
+}
