@@ -1,0 +1,133 @@
+//! The Lambda's dispatch over the payload files in `fixtures/lambda/`, delivering to the emulator over
+//! real HTTP through the SDK.
+
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly on broken fixtures.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use delivery::{Metrics, SdkApi, SendConfig, Sender, sdk_client_for_endpoint};
+use handlers::{App, BasicAuth, StdoutBadRecords};
+use interactions::{Pipeline, Settings};
+use personalize_emulator::{Config, Emulator, Faults};
+use personalize_events::DeliverySettings;
+use serde_json::Value;
+
+fn payload(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lambda").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn app(faults: Faults) -> (Emulator, App<SdkApi>) {
+    let emulator =
+        Emulator::start("127.0.0.1:0".parse().unwrap(), Config { faults, ..Config::default() }).await.unwrap();
+    let config = SendConfig {
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..SendConfig::default()
+    };
+    let metrics = Arc::new(Metrics::default());
+    let client = sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
+    let delivery = DeliverySettings::load(&toml::Table::new(), |k| match k {
+        personalize_events::TRACKING_IDS_VAR => Some("shop=t-shop".into()),
+        personalize_events::DATASET_GROUP_VAR => Some("shop".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = App {
+        pipeline: Pipeline::new(&Settings::default()).unwrap(),
+        delivery,
+        auth: BasicAuth::new("snowbridge:pa55"),
+        sender: Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone())),
+        metrics,
+        max_body_bytes: 1 << 20,
+        bad_records: Arc::new(StdoutBadRecords),
+    };
+    (emulator, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_payloads_of_every_origin() {
+    for name in ["apigw-rest-interactions.json", "apigw-http-interactions.json", "function-url-interactions.json"] {
+        let (emulator, app) = app(Faults::default()).await;
+        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        assert_eq!(answer["statusCode"], 200, "{name}: {answer}");
+        assert_eq!(answer["isBase64Encoded"], false);
+        let report: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(report["accepted"], 2, "{name}");
+        assert_eq!(report["rejected"][0]["index"], 2, "{name}");
+        let accepted = emulator.accepted();
+        assert_eq!(accepted.len(), 2, "{name}: a recommendation click is one event");
+        assert_eq!(accepted[1].event.recommendation_id.as_deref(), Some("rec-1"));
+        assert_eq!(accepted[1].event.impression.as_ref().unwrap().len(), 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_refusals() {
+    let (emulator, app) = app(Faults::default()).await;
+    for (name, status) in [
+        ("apigw-rest-no-auth.json", 401),
+        ("function-url-wrong-auth.json", 401),
+        ("function-url-unknown-group.json", 404),
+    ] {
+        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        assert_eq!(answer["statusCode"], status, "{name}: {answer}");
+        if status == 401 {
+            assert_eq!(answer["headers"]["www-authenticate"], "Basic realm=\"snowplow-personalize\"");
+        }
+    }
+    // Without configured credentials the endpoint is closed, not open.
+    let mut open = app;
+    open.auth = None;
+    assert_eq!(lambda::dispatch(&open, payload("apigw-http-interactions.json")).await.unwrap()["statusCode"], 401);
+    assert!(emulator.accepted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_batches_report_nothing_when_all_is_delivered() {
+    for name in ["kinesis-enriched.json", "sqs-enriched.json"] {
+        let (emulator, app) = app(Faults::default()).await;
+        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        assert_eq!(answer, serde_json::json!({"batchItemFailures": []}), "{name}");
+        // view_item (1), transaction_item (1), recommendation click (1); the page view is filtered and
+        // the broken record went to the bad-record log.
+        assert_eq!(emulator.accepted().len(), 3, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_batches_report_only_the_records_that_failed() {
+    let (_emulator, app) = app(Faults { server_error: 1.0, ..Faults::default() }).await;
+    let answer = lambda::dispatch(&app, payload("kinesis-enriched.json")).await.unwrap();
+    let failed: Vec<&str> =
+        answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
+    let kinesis = payload("kinesis-enriched.json");
+    let sequence = |i: usize| kinesis["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
+    assert_eq!(failed, [sequence(0), sequence(3), sequence(4)]);
+
+    let answer = lambda::dispatch(&app, payload("sqs-enriched.json")).await.unwrap();
+    let failed: Vec<&str> =
+        answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
+    assert_eq!(
+        failed,
+        [
+            "0a1b2c3d-0000-4000-8000-000000000000",
+            "0a1b2c3d-0000-4000-8000-000000000003",
+            "0a1b2c3d-0000-4000-8000-000000000004"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unknown_payloads_are_errors() {
+    let (_emulator, app) = app(Faults::default()).await;
+    assert!(lambda::dispatch(&app, serde_json::json!({"hello": "world"})).await.is_err());
+    assert!(lambda::dispatch(&app, serde_json::json!({"Records": [{"eventSource": "aws:s3"}]})).await.is_err());
+    assert_eq!(
+        lambda::dispatch(&app, serde_json::json!({"Records": []})).await.unwrap(),
+        serde_json::json!({"batchItemFailures": []})
+    );
+}
