@@ -21,6 +21,7 @@ mod emulator;
 mod input;
 mod output;
 mod run;
+mod serve;
 
 use output::{BadRows, DeadLetters, Output};
 use run::{BadRow, RunOptions, Sending, Target, Translating};
@@ -42,6 +43,9 @@ enum Command {
     Demo,
     /// Run the Personalize Events emulator until interrupted, printing each event it accepts.
     Emulator(emulator::EmulatorArgs),
+    /// Serve the Lambda's Snowbridge endpoint (`POST /interaction/{dataset_group}`) locally, with the
+    /// same handler code, delivering to Personalize (or --endpoint-url).
+    Serve(serve::ServeArgs),
     /// List the registered flavours and the event names their mappers handle.
     Mappers,
     /// Print events as the Go Analytics SDK renders them (the JSON Snowbridge hands to transforms).
@@ -81,7 +85,7 @@ enum To {
 }
 
 #[derive(clap::Args)]
-struct DeliveryArgs {
+pub(crate) struct DeliveryArgs {
     /// The event tracker's id; otherwise looked up for --dataset-group (or the settings' default group).
     #[arg(long, value_name = "ID")]
     tracking_id: Option<String>,
@@ -91,7 +95,7 @@ struct DeliveryArgs {
     dataset_group: Option<String>,
     /// Send to this endpoint instead of AWS's (the emulator, say).
     #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
     /// Where requests that could not be delivered go, as JSON lines {request, error}.
     #[arg(long, value_name = "FILE", default_value = "dead-letters.jsonl")]
     dead_letters: PathBuf,
@@ -113,7 +117,7 @@ struct DeliveryArgs {
 }
 
 impl DeliveryArgs {
-    fn send_config(&self) -> SendConfig {
+    pub(crate) fn send_config(&self) -> SendConfig {
         SendConfig {
             max_attempts: self.max_attempts.max(1),
             attempt_timeout: Duration::from_millis(self.attempt_timeout_ms.max(1)),
@@ -189,6 +193,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_command(args),
         Command::Demo => demo(),
         Command::Emulator(args) => runtime()?.block_on(emulator::serve(args)),
+        Command::Serve(args) => runtime()?.block_on(serve::serve(args)),
         Command::Mappers => {
             let registry = Registry::linked()?;
             let mut out = std::io::stdout().lock();

@@ -252,16 +252,8 @@ fn demo_sends_through_the_sdk_to_the_emulator() {
 
 #[test]
 fn run_sends_to_a_standalone_emulator() {
-    use std::io::{BufRead, BufReader};
-    let mut emulator = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--throttle-rate", "0.2", "--error-rate", "0.05"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(emulator.stderr.take().unwrap()).read_line(&mut banner).unwrap();
-    let url = banner.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    let (mut emulator, url) =
+        start_server(&["emulator", "--listen", "127.0.0.1:0", "--throttle-rate", "0.2", "--error-rate", "0.05"]);
     let dead = temp("dead.jsonl");
     let output = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
         .args([
@@ -294,4 +286,104 @@ fn run_sends_to_a_standalone_emulator() {
     let ids: std::collections::BTreeSet<&str> =
         accepted.iter().map(|a| a["event"]["eventId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 74, "no event accepted twice");
+}
+
+/// Starts a long-running subcommand and returns it with the `http://…` address its first stderr line
+/// announces.
+fn start_server(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "server ended before announcing its address");
+    }
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
+    let base = url.trim_end_matches("/interaction/{dataset_group}").to_owned();
+    (child, base)
+}
+
+fn http_post(base: &str, path: &str, auth: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let auth = auth.map(|a| format!("authorization: Basic {}\r\n", base64_encode(a.as_bytes()))).unwrap_or_default();
+    write!(stream, "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, response.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_is_the_lambda_endpoint_on_a_local_port() {
+    let (mut emulator, emulator_url) = start_server(&["emulator", "--listen", "127.0.0.1:0"]);
+    let (mut server, base) = start_server(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--basic-auth",
+        "snowbridge:pa55",
+        "--endpoint-url",
+        &emulator_url,
+    ]);
+    let interactions = r#"[{"event_id":"e1","event_type":"View","session_id":"s1","item_ids":["P1","P2"],"sent_at":1714558501951},{"nope":1}]"#;
+    // The tracking ids come from the environment the server was started with; none is set here, so
+    // first an unknown group…
+    assert_eq!(http_post(&base, "/interaction/shop", Some("snowbridge:pa55"), interactions).0, 404);
+    assert_eq!(http_post(&base, "/interaction/shop", None, interactions).0, 401);
+    assert_eq!(http_post(&base, "/interaction/shop", Some("snowbridge:nope"), interactions).0, 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // …then with the group configured.
+    let settings = temp("serve.toml");
+    std::fs::write(&settings, "[personalize]\ntracking_ids = { shop = \"t-shop\" }\n").unwrap();
+    let (mut server, base) = start_server(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--basic-auth",
+        "snowbridge:pa55",
+        "--endpoint-url",
+        &emulator_url,
+        "--settings",
+        settings.to_str().unwrap(),
+    ]);
+    let (status, body) = http_post(&base, "/interaction/shop", Some("snowbridge:pa55"), interactions);
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["events"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(report["rejected"][0]["index"], 1);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    emulator.kill().unwrap();
+    let accepted = String::from_utf8(emulator.wait_with_output().unwrap().stdout).unwrap();
+    let ids: Vec<String> = accepted
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"]["eventId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["e1:0", "e1:1"]);
 }

@@ -1,0 +1,103 @@
+//! `snowplow-personalize serve`: the Lambda's HTTP endpoint on a local port, through the same handler
+//! (`handlers::App::handle_http`), so a Snowbridge pointed at a laptop works unchanged.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use delivery::{Metrics, SdkApi, Sender};
+use handlers::{App, BasicAuth, StdoutBadRecords};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use interactions::{Pipeline, Settings};
+use personalize_events::DeliverySettings;
+
+use crate::DeliveryArgs;
+
+/// The variable `--basic-auth` falls back on, as in the Lambda.
+const BASIC_AUTH_VAR: &str = "SNOWPLOW_PERSONALIZE_BASIC_AUTH";
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Mapping and delivery settings (TOML): `[personalize] tracking_ids` maps the dataset groups in
+    /// request paths to tracking ids (SNOWPLOW_PERSONALIZE_TRACKING_IDS too).
+    #[arg(long, value_name = "FILE")]
+    settings: Option<PathBuf>,
+    /// `user:password` that requests must present (or SNOWPLOW_PERSONALIZE_BASIC_AUTH); without it the
+    /// endpoint is open, which only suits a laptop.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    basic_auth: Option<String>,
+    /// Larger bodies get 413.
+    #[arg(long, default_value_t = handlers::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = match &args.settings {
+        Some(path) => Settings::load(path)?,
+        None => Settings::default(),
+    };
+    let auth = match args.basic_auth.clone().or_else(|| std::env::var(BASIC_AUTH_VAR).ok()) {
+        Some(pair) => Some(BasicAuth::new(&pair).context("--basic-auth must be user:password")?),
+        None => {
+            eprintln!("warning: no --basic-auth: the endpoint accepts requests without credentials");
+            None
+        }
+    };
+    let config = args.delivery.send_config();
+    let client = delivery::sdk_client(args.delivery.endpoint_url.as_deref(), config.attempt_timeout).await;
+    let metrics = Arc::new(Metrics::default());
+    let app = Arc::new(App {
+        pipeline: Pipeline::new(&settings)?,
+        delivery: DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?,
+        auth,
+        sender: Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone())),
+        metrics,
+        max_body_bytes: args.max_body_bytes,
+        bad_records: Arc::new(StdoutBadRecords),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!("serving POST http://{}/interaction/{{dataset_group}} (Ctrl-C to stop)", listener.local_addr()?);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| answer(app.clone(), request));
+            // A client that goes away mid-request concerns nobody else.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    eprint!("{}", app.metrics.snapshot());
+    Ok(())
+}
+
+async fn answer(
+    app: Arc<App<SdkApi>>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = request.into_parts();
+    // Read at most one byte more than allowed, so an oversized body is known without holding it all.
+    let body = match Limited::new(body, app.max_body_bytes + 1).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => vec![0; app.max_body_bytes + 1],
+    };
+    let response = app.handle_http(http::Request::from_parts(parts, body)).await;
+    let (parts, body) = response.into_parts();
+    Ok(hyper::Response::from_parts(parts, Full::new(Bytes::from(body))))
+}
