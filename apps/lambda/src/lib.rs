@@ -85,13 +85,14 @@ async fn sqs<A: EventsApi>(app: &App<A>, event: SqsEvent) -> anyhow::Result<Valu
 
 /// An API Gateway REST (v1), HTTP API (v2) or function URL (v2) request, answered in the proxy format.
 async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Result<Value> {
+    let v2 = payload.get("version").and_then(Value::as_str) == Some("2.0");
     if app.auth.is_none() {
         // Fail closed: a deployed endpoint without credentials would take anyone's events.
         let headers =
             HashMap::from([("www-authenticate".to_owned(), "Basic realm=\"snowplow-personalize\"".to_owned())]);
-        return Ok(proxy_response(401, &headers, r#"{"error":"no credentials are configured for this endpoint"}"#));
+        return Ok(proxy_response(v2, 401, &headers, r#"{"error":"no credentials are configured for this endpoint"}"#));
     }
-    let (method, path, headers, body, base64) = if payload.get("version").and_then(Value::as_str) == Some("2.0") {
+    let (method, path, headers, body, base64) = if v2 {
         let r: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
         let method = r.request_context.http.method.to_string();
         (method, r.raw_path.unwrap_or_default(), r.headers, r.body, r.is_base64_encoded)
@@ -99,11 +100,17 @@ async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Resul
         let r: ApiGatewayProxyRequest = serde_json::from_value(payload)?;
         (r.http_method.to_string(), r.path.unwrap_or_default(), r.headers, r.body, r.is_base64_encoded)
     };
+    if app.auth.is_none() {
+        // Fail closed: a deployed endpoint without credentials would take anyone's events.
+        let headers =
+            HashMap::from([("www-authenticate".to_owned(), "Basic realm=\"snowplow-personalize\"".to_owned())]);
+        return Ok(proxy_response(v2, 401, &headers, r#"{"error":"no credentials are configured for this endpoint"}"#));
+    }
     let body = match body {
         None => Vec::new(),
         Some(text) if base64 => match base64::engine::general_purpose::STANDARD.decode(text) {
             Ok(bytes) => bytes,
-            Err(_) => return Ok(proxy_response(400, &HashMap::new(), r#"{"error":"body is not valid base64"}"#)),
+            Err(_) => return Ok(proxy_response(v2, 400, &HashMap::new(), r#"{"error":"body is not valid base64"}"#)),
         },
         Some(text) => text.into_bytes(),
     };
@@ -112,7 +119,7 @@ async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Resul
         request = request.header(name, value);
     }
     let Ok(request) = request.body(body) else {
-        return Ok(proxy_response(400, &HashMap::new(), r#"{"error":"malformed request"}"#));
+        return Ok(proxy_response(v2, 400, &HashMap::new(), r#"{"error":"malformed request"}"#));
     };
     let response = app.handle_http(request).await;
     let headers: HashMap<String, String> = response
@@ -120,9 +127,18 @@ async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Resul
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
         .collect();
-    Ok(proxy_response(response.status().as_u16(), &headers, response.body()))
+    Ok(proxy_response(v2, response.status().as_u16(), &headers, response.body()))
 }
 
-fn proxy_response(status: u16, headers: &HashMap<String, String>, body: &str) -> Value {
-    json!({ "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false })
+/// The proxy-integration response: REST APIs (v1) take `multiValueHeaders` and reject unknown keys;
+/// HTTP APIs and function URLs (v2) take `cookies`.
+fn proxy_response(v2: bool, status: u16, headers: &HashMap<String, String>, body: &str) -> Value {
+    let mut response = json!({ "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false });
+    if v2 {
+        response["cookies"] = json!([]);
+    } else {
+        let multi: HashMap<&String, [&String; 1]> = headers.iter().map(|(k, v)| (k, [v])).collect();
+        response["multiValueHeaders"] = json!(multi);
+    }
+    response
 }

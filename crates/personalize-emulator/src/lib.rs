@@ -97,6 +97,8 @@ pub struct Stats {
 
 struct State {
     config: Config,
+    /// The faults in force; tests change them while the server runs.
+    faults: Mutex<Faults>,
     rng: Mutex<u64>,
     accepted: Mutex<Vec<Accepted>>,
     seen: Mutex<HashSet<(String, String)>>,
@@ -156,6 +158,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             rng: Mutex::new(config.seed),
+            faults: Mutex::new(config.faults.clone()),
             config,
             accepted: Mutex::new(Vec::new()),
             seen: Mutex::new(HashSet::new()),
@@ -205,6 +208,11 @@ impl Emulator {
         lock(&self.state.stats).clone()
     }
 
+    /// Replaces the injected faults from the next request on.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.state.faults) = faults;
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -251,7 +259,8 @@ fn invalid(message: String) -> Response<Full<Bytes>> {
 }
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
-    let faults = &state.config.faults;
+    let faults = lock(&state.faults).clone();
+    let faults = &faults;
     lock(&state.stats).calls += 1;
     if state.hit(faults.drop_before) {
         lock(&state.stats).dropped_before += 1;
@@ -319,7 +328,7 @@ fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
         }
     };
     let mut violations: Vec<String> = validate_request(&request).iter().map(ToString::to_string).collect();
-    if let Some(prefix) = &state.config.faults.reject_item_prefix {
+    if let Some(prefix) = &lock(&state.faults).reject_item_prefix {
         for (i, event) in request.event_list.iter().enumerate() {
             if event.item_id.as_deref().is_some_and(|id| id.starts_with(prefix.as_str())) {
                 violations.push(format!("Value at 'eventList.{}.member.itemId' was rejected by the emulator", i + 1));
