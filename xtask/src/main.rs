@@ -4,6 +4,8 @@
 //!   `UPDATE_FIXTURES=1`, each case's `event.tsv` and `expected.json`. Review the diff before committing.
 //! - `corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE]`: writes a synthetic corpus of
 //!   enriched events (stdout by default).
+//! - `lambda`: builds the Lambda's deployment zip with cargo-lambda (`pip install cargo-lambda`), for
+//!   `deploy/template.yaml`.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -20,6 +22,7 @@ fn main() -> anyhow::Result<()> {
     match task.as_str() {
         "fixtures" => fixtures(),
         "corpus" => corpus(&rest),
+        "lambda" => lambda(),
         _ => {
             eprintln!(
                 "usage: cargo xtask fixtures | cargo xtask corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE]"
@@ -48,6 +51,21 @@ fn fixtures() -> anyhow::Result<()> {
         bail!("the golden test failed while updating fixtures");
     }
     eprintln!("fixtures rewritten; review them with `git diff fixtures/`");
+    Ok(())
+}
+
+fn lambda() -> anyhow::Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(["lambda", "build", "--release", "--bin", "snowplow-personalize-lambda", "--output-format", "zip"])
+        .status()
+        .context("cannot run cargo lambda (pip install cargo-lambda)")?;
+    if !status.success() {
+        bail!("cargo lambda build failed");
+    }
+    let zip = root().join("target/lambda/snowplow-personalize-lambda/bootstrap.zip");
+    let size = std::fs::metadata(&zip).with_context(|| format!("{} was not written", zip.display()))?.len();
+    eprintln!("wrote {} ({:.1} MB); deploy with deploy/template.yaml", zip.display(), size as f64 / 1e6);
     Ok(())
 }
 
