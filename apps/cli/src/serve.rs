@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use delivery::{Metrics, SdkApi, Sender};
@@ -53,14 +54,22 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.delivery.send_config();
     let client = delivery::sdk_client(args.delivery.endpoint_url.as_deref(), config.attempt_timeout).await;
     let metrics = Arc::new(Metrics::default());
+    let delivery = DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?;
+    let recommender: Option<Arc<dyn delivery::Recommender>> =
+        match (&args.delivery.endpoint_url, delivery.recommenders.is_empty()) {
+            (_, true) => None,
+            (Some(url), false) => Some(Arc::new(delivery::SdkRecommender::for_endpoint(url))),
+            (None, false) => Some(Arc::new(delivery::SdkRecommender::from_env(Duration::from_secs(10)).await)),
+        };
     let app = Arc::new(App {
         pipeline: Pipeline::new(&settings)?,
-        delivery: DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?,
+        delivery,
         auth,
         sender: Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone())),
         metrics,
         max_body_bytes: args.max_body_bytes,
         bad_records: Arc::new(StdoutBadRecords),
+        recommender,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

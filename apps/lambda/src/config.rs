@@ -5,6 +5,7 @@
 //! | `SNOWPLOW_PERSONALIZE_SETTINGS` | a settings file (TOML, as the CLI's `--settings`) |
 //! | `SNOWPLOW_PERSONALIZE_TRACKING_IDS` | `group=trackingId` pairs, comma separated |
 //! | `SNOWPLOW_PERSONALIZE_STREAM_DATASET_GROUP` | the dataset group stream events go to |
+//! | `SNOWPLOW_PERSONALIZE_RECOMMENDERS` | `name=recommenderArn` pairs for `get_recommendations` |
 //! | `SNOWPLOW_PERSONALIZE_BASIC_AUTH` | `user:password` for the HTTP endpoint |
 //! | `SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN` | or a Secrets Manager secret holding `user:password` or `{"username","password"}` |
 //! | `SNOWPLOW_PERSONALIZE_MAX_BODY_BYTES` | larger HTTP bodies get 413 (default 1 MiB) |
@@ -90,6 +91,11 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         ..SendConfig::default()
     };
     let client = delivery::sdk_client(None, config.attempt_timeout).await;
+    let recommender: Option<Arc<dyn delivery::Recommender>> = if delivery.recommenders.is_empty() {
+        None
+    } else {
+        Some(Arc::new(delivery::SdkRecommender::from_env(Duration::from_secs(10)).await))
+    };
     let metrics = Arc::new(Metrics::default());
     Ok(App {
         pipeline,
@@ -99,6 +105,7 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         metrics,
         max_body_bytes: number(MAX_BODY_VAR, handlers::DEFAULT_MAX_BODY_BYTES)?,
         bad_records: Arc::new(StdoutBadRecords),
+        recommender,
     })
 }
 

@@ -44,6 +44,7 @@ async fn app(faults: Faults) -> (Emulator, App<SdkApi>) {
         metrics,
         max_body_bytes: 1 << 20,
         bad_records: Arc::new(StdoutBadRecords),
+        recommender: None,
     };
     (emulator, app)
 }

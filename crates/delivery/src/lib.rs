@@ -11,11 +11,15 @@
 //!   deterministic (see `personalize-events`).
 //! - [`Flight`] keeps a bounded number of deliveries in flight.
 //! - [`Metrics`] counts interactions in, events sent, calls, retries, throttles and dead letters.
+//! - [`Recommender`] is the seam to Personalize Runtime's `GetRecommendations`, which hands sites the
+//!   `recommendationId` that clicks on a recommendation widget are attributed to.
 
 mod api;
 mod metrics;
+mod recommendations;
 mod sender;
 
 pub use api::{CallError, EventsApi, SdkApi, sdk_client, sdk_client_for_endpoint};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use recommendations::{Recommendation, Recommender, SdkRecommender};
 pub use sender::{DeadLetter, Flight, SendConfig, Sender};

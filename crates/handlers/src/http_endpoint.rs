@@ -49,21 +49,47 @@ fn valid_group(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `/interaction/{group}`, also under one leading stage segment (`/Prod/interaction/{group}`), as REST
-/// APIs deliver paths.
-fn interaction_group(path: &str) -> Option<&str> {
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'p> {
+    Interactions(&'p str),
+    Recommendations,
+}
+
+/// `/interaction/{group}` and `/`, also under one leading stage segment (`/Prod/interaction/{group}`),
+/// as REST APIs deliver paths.
+fn route(path: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
-        ["interaction", group] | [_, "interaction", group] => Some(group),
+        ["interaction", group] | [_, "interaction", group] => Some(Route::Interactions(group)),
+        [] => Some(Route::Recommendations),
+        [stage] if *stage != "interaction" => Some(Route::Recommendations),
         _ => None,
     }
+}
+
+#[cfg(test)]
+fn interaction_group(path: &str) -> Option<&str> {
+    match route(path) {
+        Some(Route::Interactions(group)) => Some(group),
+        _ => None,
+    }
+}
+
+/// The accelerator's request body for recommendations.
+#[derive(Debug, serde::Deserialize)]
+struct RecommendationRequest {
+    method: String,
+    user_id: String,
+    recommender: String,
+    #[serde(default)]
+    num_results: Option<i32>,
 }
 
 impl<A: EventsApi> App<A> {
     /// Answers one HTTP request (see the crate documentation).
     pub async fn handle_http(&self, request: Request<Vec<u8>>) -> Response<String> {
-        let Some(group) = interaction_group(request.uri().path()) else {
-            return error(StatusCode::NOT_FOUND, "no such endpoint: POST /interaction/{dataset_group}");
+        let Some(route) = route(request.uri().path()) else {
+            return error(StatusCode::NOT_FOUND, "no such endpoint: POST /interaction/{dataset_group} or POST /");
         };
         if let Some(auth) = &self.auth {
             if !auth.allows(request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
@@ -81,6 +107,10 @@ impl<A: EventsApi> App<A> {
         if request.body().len() > self.max_body_bytes {
             return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {} bytes", self.max_body_bytes));
         }
+        let group = match route {
+            Route::Interactions(group) => group,
+            Route::Recommendations => return self.recommend(request.body()).await,
+        };
         let tracking_id = match Some(group).filter(|g| valid_group(g)).map(|g| self.delivery.tracking_id(g)) {
             Some(Ok(id)) => id.to_owned(),
             _ => return error(StatusCode::NOT_FOUND, "unknown dataset group"),
@@ -92,6 +122,30 @@ impl<A: EventsApi> App<A> {
             Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
         };
         self.deliver_items(&tracking_id, items).await
+    }
+
+    async fn recommend(&self, body: &[u8]) -> Response<String> {
+        let asked: RecommendationRequest = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(StatusCode::BAD_REQUEST, &format!("expected {{method, user_id, recommender}}: {e}"));
+            }
+        };
+        if asked.method != "get_recommendations" {
+            return error(StatusCode::BAD_REQUEST, "unknown method (expected get_recommendations)");
+        }
+        let (Some(arn), Some(recommender)) = (self.delivery.recommenders.get(&asked.recommender), &self.recommender)
+        else {
+            return error(StatusCode::NOT_FOUND, "unknown recommender");
+        };
+        let wanted = asked.num_results.unwrap_or(25).clamp(1, 500);
+        match recommender.recommend(arn, &asked.user_id, wanted).await {
+            Ok(recommendation) => json_response(StatusCode::OK, &recommendation),
+            Err(e) => {
+                tracing::warn!(error = %e, "GetRecommendations failed");
+                error(StatusCode::BAD_GATEWAY, "Personalize could not recommend")
+            }
+        }
     }
 
     async fn deliver_items(&self, tracking_id: &str, items: Vec<Value>) -> Response<String> {

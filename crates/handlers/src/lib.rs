@@ -5,6 +5,10 @@
 //!   Snowbridge should do: 200 with a report of accepted and rejected items (a permanently bad item must
 //!   not be retried forever), 400 when nothing in the body is usable, 401, 404, 413, and 503 when
 //!   Personalize is still throttling after retries (resending is safe: event ids are deterministic).
+//! - `POST /` with `{"method":"get_recommendations","user_id":…,"recommender":…}`, as the accelerator's
+//!   Lambda serves it: Personalize Runtime `GetRecommendations` for the named recommender (names resolve
+//!   to ARNs in the settings), answered with the items and the `recommendationId` the site writes into
+//!   its widget so that clicks are attributed.
 //! - [`App::handle_records`]: enriched TSV records from a Kinesis or SQS trigger through parse, filter,
 //!   map and delivery in one pass, grouping calls across the whole batch; returns the ids of the records
 //!   whose events could not be delivered (for `batchItemFailures`) and only those. Bad records go to the
@@ -38,6 +42,8 @@ pub struct App<A: EventsApi> {
     /// Bodies larger than this are answered 413.
     pub max_body_bytes: usize,
     pub bad_records: Arc<dyn BadRecords>,
+    /// Personalize Runtime, for `POST /` `get_recommendations`; `None` when no recommender is configured.
+    pub recommender: Option<Arc<dyn delivery::Recommender>>,
 }
 
 impl<A: EventsApi> std::fmt::Debug for App<A> {

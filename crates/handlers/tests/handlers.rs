@@ -48,7 +48,10 @@ async fn setup(faults: Faults) -> Setup {
     let metrics = Arc::new(Metrics::default());
     let client = sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
     let sender = Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone()));
-    let table: toml::Table = toml::from_str("dataset_group = \"shop\"\ntracking_ids = { shop = \"t-shop\" }").unwrap();
+    let table: toml::Table = toml::from_str(
+        "dataset_group = \"shop\"\ntracking_ids = { shop = \"t-shop\" }\nrecommenders = { popular = \"arn:aws:personalize:eu-west-1:123456789012:recommender/popular\" }",
+    )
+    .unwrap();
     let bad = Arc::new(CollectedSink::default());
     let app = App {
         pipeline: Pipeline::new(&Settings::default()).unwrap(),
@@ -58,6 +61,7 @@ async fn setup(faults: Faults) -> Setup {
         metrics,
         max_body_bytes: 64 * 1024,
         bad_records: bad.clone(),
+        recommender: Some(Arc::new(delivery::SdkRecommender::for_endpoint(&emulator.endpoint_url()))),
     };
     Setup { emulator, app, bad }
 }
@@ -116,7 +120,9 @@ async fn refusals_have_the_right_status() {
     for wrong in ["snowbridge:pa56", "snowbridge:pa55x", "", "x", &"y".repeat(10_000)] {
         assert_eq!(call(&s.app, post("/interaction/shop", Some(wrong), &body)).await.0, 401, "{wrong}");
     }
-    for path in ["/interaction/other", "/interaction/..%2fshop", "/interaction/sh.op", "/x/y/interaction/shop", "/"] {
+    for path in
+        ["/interaction/other", "/interaction/..%2fshop", "/interaction/sh.op", "/x/y/interaction/shop", "/interaction"]
+    {
         assert_eq!(call(&s.app, post(path, GOOD, &body)).await.0, 404, "{path}");
     }
     assert_eq!(call(&s.app, post("/interaction/shop", GOOD, &vec![b' '; 65 * 1024])).await.0, 413);
@@ -192,4 +198,31 @@ async fn only_records_whose_events_failed_are_reported() {
     let failed = s.app.handle_records(&batch).await;
     // The page view and ping have nothing to deliver; they must not come back.
     assert_eq!(failed, ["seq-1", "seq-3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_recommendations_gives_the_id_that_clicks_carry_back() {
+    let s = setup(Faults::default()).await;
+    let body = json!([interaction("a", &["P1"]), interaction("b", &["P2", "P1"])]);
+    assert_eq!(call(&s.app, post("/interaction/shop", GOOD, body.to_string().as_bytes())).await.0, 200);
+    let ask = json!({"method": "get_recommendations", "user_id": "u1", "recommender": "popular"}).to_string();
+    let (status, answer, _) = call(&s.app, post("/", GOOD, ask.as_bytes())).await;
+    assert_eq!(status, 200, "{answer}");
+    let items: Vec<&str> =
+        answer["itemList"].as_array().unwrap().iter().map(|i| i["itemId"].as_str().unwrap()).collect();
+    assert_eq!(items, ["P1", "P2"]);
+    let recommendation_id = answer["recommendationId"].as_str().unwrap().to_owned();
+    assert!(recommendation_id.len() <= 40);
+    // The click on that widget, tracked with the id, is delivered with its attribution.
+    let click = json!({"event_id": "c", "event_type": "Click", "session_id": "s1", "item_ids": items, "sent_at": 1714558509000u64, "impression_id": recommendation_id});
+    assert_eq!(call(&s.app, post("/Prod/interaction/shop", GOOD, click.to_string().as_bytes())).await.0, 200);
+    let last = s.emulator.accepted().pop().unwrap();
+    assert_eq!(last.event.recommendation_id.as_deref(), Some(recommendation_id.as_str()));
+
+    assert_eq!(call(&s.app, post("/", None, ask.as_bytes())).await.0, 401);
+    let unknown = json!({"method": "get_recommendations", "user_id": "u1", "recommender": "nope"}).to_string();
+    assert_eq!(call(&s.app, post("/Prod", GOOD, unknown.as_bytes())).await.0, 404);
+    for bad in [json!({"method": "other", "user_id": "u1", "recommender": "popular"}), json!({"user_id": "u1"})] {
+        assert_eq!(call(&s.app, post("/", GOOD, bad.to_string().as_bytes())).await.0, 400, "{bad}");
+    }
 }

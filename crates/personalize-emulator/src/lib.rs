@@ -1,7 +1,8 @@
 //! A local Amazon Personalize Events emulator.
 //!
 //! A real HTTP server on loopback that speaks the service's REST-JSON wire protocol (`POST /events`,
-//! `/items`, `/users`), so the real AWS SDK can be pointed at it with `endpoint_url`. It enforces every
+//! `/items`, `/users`, and Personalize Runtime's `POST /recommendations`, answered from the items
+//! accepted so far, most popular first), so the real AWS SDK can be pointed at it with `endpoint_url`. It enforces every
 //! documented limit of `PutEvents` (the same checks as [`personalize_events::validate_request`]),
 //! answers errors as the service does (status, `x-amzn-errortype`, `{"message"}`), records what it
 //! accepted, and treats an `eventId` it has already accepted as the service does: accepted again but
@@ -93,6 +94,8 @@ pub struct Stats {
     pub dropped_after: u64,
     pub items: u64,
     pub users: u64,
+    /// `GetRecommendations` calls answered.
+    pub recommendations: u64,
 }
 
 struct State {
@@ -297,6 +300,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         (Method::POST, "/events") => put_events(&state, &body),
         (Method::POST, "/items") => put_list(&state, &body, "items", "itemId"),
         (Method::POST, "/users") => put_list(&state, &body, "users", "userId"),
+        (Method::POST, "/recommendations") => recommendations(&state, &body),
         _ => error(StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation"),
     };
     if response.status() == StatusCode::OK && state.hit(faults.drop_after) {
@@ -424,4 +428,51 @@ fn put_list(state: &State, body: &Bytes, list: &str, id: &str) -> Response<Full<
         stats.users += entries.len() as u64;
     }
     Response::new(Full::new(Bytes::new()))
+}
+
+/// `GetRecommendations`: the most popular items among the events accepted so far, with a fresh
+/// recommendation id (at most 40 characters, as `PutEvents` requires when it comes back on a click).
+fn recommendations(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Malformed JSON: {e}")),
+    };
+    let source = ["recommenderArn", "campaignArn"].iter().find_map(|k| value.get(*k).and_then(|v| v.as_str()));
+    if !source.is_some_and(|arn| arn.starts_with("arn:")) {
+        return invalid(
+            "Value at 'recommenderArn' failed to satisfy constraint: a recommender or campaign ARN is required".into(),
+        );
+    }
+    if !value.get("userId").and_then(|v| v.as_str()).is_some_and(|u| (1..=256).contains(&u.chars().count())) {
+        return invalid(
+            "Value at 'userId' failed to satisfy constraint: Member must have length between 1 and 256".into(),
+        );
+    }
+    let wanted = value.get("numResults").and_then(serde_json::Value::as_u64).unwrap_or(25).clamp(1, 500) as usize;
+    let mut popularity: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for accepted in lock(&state.accepted).iter() {
+        if let Some(item) = &accepted.event.item_id {
+            *popularity.entry(item.clone()).or_default() += 1;
+        }
+    }
+    let total: u64 = popularity.values().sum::<u64>().max(1);
+    let mut ranked: Vec<(String, u64)> = popularity.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let items: Vec<serde_json::Value> = ranked
+        .into_iter()
+        .take(wanted)
+        .map(|(item, n)| serde_json::json!({"itemId": item, "score": n as f64 / total as f64}))
+        .collect();
+    let serial = {
+        let mut stats = lock(&state.stats);
+        stats.recommendations += 1;
+        stats.recommendations
+    };
+    let id = format!("RID-{serial:08x}-{:016x}", (state.draw() * u64::MAX as f64) as u64);
+    let body = serde_json::json!({ "itemList": items, "recommendationId": id }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    if let Ok(value) = "application/json".parse() {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
 }

@@ -17,7 +17,7 @@ mod translate;
 
 pub use batch::{Batcher, MAX_EVENTS_PER_CALL};
 pub use limits::{Violation, validate_request};
-pub use settings::{DATASET_GROUP_VAR, DeliverySettings, DeliverySettingsError, TRACKING_IDS_VAR};
+pub use settings::{DATASET_GROUP_VAR, DeliverySettings, DeliverySettingsError, RECOMMENDERS_VAR, TRACKING_IDS_VAR};
 pub use translate::{TranslateError, Translation, translate};
 
 use serde::{Deserialize, Serialize};

@@ -8,8 +8,10 @@
 //! tracking_ids = { recommendations_demo_dsg_ecommerce = "0a1b2c3d-…" }
 //! ```
 //!
-//! `SNOWPLOW_PERSONALIZE_TRACKING_IDS=group=trackingId,group2=trackingId2` and
-//! `SNOWPLOW_PERSONALIZE_STREAM_DATASET_GROUP=group` set the same.
+//! `SNOWPLOW_PERSONALIZE_TRACKING_IDS=group=trackingId,group2=trackingId2`,
+//! `SNOWPLOW_PERSONALIZE_STREAM_DATASET_GROUP=group` and `SNOWPLOW_PERSONALIZE_RECOMMENDERS=name=arn,…`
+//! set the same. `[personalize] recommenders = { name = "arn:…" }` names the recommenders sites may ask
+//! for through `get_recommendations`.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,7 @@ use serde::Deserialize;
 
 pub const TRACKING_IDS_VAR: &str = "SNOWPLOW_PERSONALIZE_TRACKING_IDS";
 pub const DATASET_GROUP_VAR: &str = "SNOWPLOW_PERSONALIZE_STREAM_DATASET_GROUP";
+pub const RECOMMENDERS_VAR: &str = "SNOWPLOW_PERSONALIZE_RECOMMENDERS";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,14 +28,16 @@ pub struct DeliverySettings {
     pub tracking_ids: BTreeMap<String, String>,
     /// The dataset group events go to when the input does not say.
     pub dataset_group: Option<String>,
+    /// Recommender name (as sites ask for it) → recommender or campaign ARN, for `get_recommendations`.
+    pub recommenders: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliverySettingsError {
     #[error("invalid [personalize] settings: {0}")]
     Table(String),
-    #[error("{TRACKING_IDS_VAR}: {0:?} is not group=trackingId")]
-    Pair(String),
+    #[error("{0}: {1:?} is not name=value")]
+    Pair(&'static str, String),
     #[error("dataset group {0:?} has no tracking id (set it in [personalize] tracking_ids or {TRACKING_IDS_VAR})")]
     UnknownGroup(String),
     #[error("no dataset group given (set [personalize] dataset_group or {DATASET_GROUP_VAR})")]
@@ -45,13 +50,16 @@ impl DeliverySettings {
     pub fn load(table: &toml::Table, env: impl Fn(&str) -> Option<String>) -> Result<Self, DeliverySettingsError> {
         let mut settings: DeliverySettings =
             table.clone().try_into().map_err(|e: toml::de::Error| DeliverySettingsError::Table(e.to_string()))?;
-        if let Some(pairs) = env(TRACKING_IDS_VAR) {
+        for (var, map) in
+            [(TRACKING_IDS_VAR, &mut settings.tracking_ids), (RECOMMENDERS_VAR, &mut settings.recommenders)]
+        {
+            let Some(pairs) = env(var) else { continue };
             for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (group, id) = pair
+                let (name, value) = pair
                     .split_once('=')
-                    .filter(|(g, i)| !g.trim().is_empty() && !i.trim().is_empty())
-                    .ok_or_else(|| DeliverySettingsError::Pair(pair.to_owned()))?;
-                settings.tracking_ids.insert(group.trim().to_owned(), id.trim().to_owned());
+                    .filter(|(n, v)| !n.trim().is_empty() && !v.trim().is_empty())
+                    .ok_or_else(|| DeliverySettingsError::Pair(var, pair.to_owned()))?;
+                map.insert(name.trim().to_owned(), value.trim().to_owned());
             }
         }
         if let Some(group) = env(DATASET_GROUP_VAR).filter(|g| !g.is_empty()) {
