@@ -16,8 +16,10 @@ import http.server
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,8 +101,13 @@ def cpu_seconds(pid):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1000)
-    parser.add_argument("--bootstrap", default=os.path.join(ROOT, "target/lambda/snowplow-personalize-lambda/bootstrap"))
+    parser.add_argument("--zip", default=os.path.join(ROOT, "target/lambda/snowplow-personalize-lambda/bootstrap.zip"))
     args = parser.parse_args()
+    unpacked = tempfile.mkdtemp()
+    with zipfile.ZipFile(args.zip) as archive:
+        archive.extract("bootstrap", unpacked)
+    args.bootstrap = os.path.join(unpacked, "bootstrap")
+    os.chmod(args.bootstrap, 0o755)
 
     corpus = subprocess.run(
         [os.path.join(ROOT, "target/release/xtask"), "corpus", "--events", str(args.records), "--mix", "realistic", "--seed", "9"],
@@ -129,6 +136,7 @@ def main():
     invoked = RuntimeApi.first_next
     answered = RuntimeApi.responses[0][2] if RuntimeApi.responses else None
     result = {
+        "zip_bytes": os.path.getsize(args.zip),
         "binary_bytes": os.path.getsize(args.bootstrap),
         "cold_start_ms": round((invoked - started) * 1000, 1),
         "records": args.records,

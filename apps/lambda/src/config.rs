@@ -8,6 +8,7 @@
 //! | `SNOWPLOW_PERSONALIZE_RECOMMENDERS` | `name=recommenderArn` pairs for `get_recommendations` |
 //! | `SNOWPLOW_PERSONALIZE_BASIC_AUTH` | `user:password` for the HTTP endpoint |
 //! | `SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN` | or a Secrets Manager secret holding `user:password` or `{"username","password"}` |
+//! | `SNOWPLOW_PERSONALIZE_DEAD_LETTER_QUEUE_URL` | an SQS queue for bad stream records (logged, without their data, when unset) |
 //! | `SNOWPLOW_PERSONALIZE_MAX_BODY_BYTES` | larger HTTP bodies get 413 (default 1 MiB) |
 //! | `SNOWPLOW_PERSONALIZE_CALLS_PER_SECOND` | PutEvents calls per second per tracking id (default 1000) |
 //! | `SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS` | attempts per call (default 10) |
@@ -27,6 +28,7 @@ use personalize_events::DeliverySettings;
 pub const SETTINGS_VAR: &str = "SNOWPLOW_PERSONALIZE_SETTINGS";
 pub const BASIC_AUTH_VAR: &str = "SNOWPLOW_PERSONALIZE_BASIC_AUTH";
 pub const BASIC_AUTH_SECRET_VAR: &str = "SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN";
+pub const DEAD_LETTER_QUEUE_VAR: &str = "SNOWPLOW_PERSONALIZE_DEAD_LETTER_QUEUE_URL";
 pub const MAX_BODY_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_BODY_BYTES";
 pub const CALLS_PER_SECOND_VAR: &str = "SNOWPLOW_PERSONALIZE_CALLS_PER_SECOND";
 pub const MAX_ATTEMPTS_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS";
@@ -97,6 +99,13 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         Some(Arc::new(delivery::SdkRecommender::from_env(Duration::from_secs(10)).await))
     };
     let metrics = Arc::new(Metrics::default());
+    let bad_records: Arc<dyn handlers::BadRecords> = match env(DEAD_LETTER_QUEUE_VAR) {
+        Some(queue_url) => {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(crate::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::new(&config), queue_url))
+        }
+        None => Arc::new(StdoutBadRecords),
+    };
     Ok(App {
         pipeline,
         delivery,
@@ -104,7 +113,7 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         sender: Arc::new(Sender::new(SdkApi::new(client), config, metrics.clone())),
         metrics,
         max_body_bytes: number(MAX_BODY_VAR, handlers::DEFAULT_MAX_BODY_BYTES)?,
-        bad_records: Arc::new(StdoutBadRecords),
+        bad_records,
         recommender,
     })
 }

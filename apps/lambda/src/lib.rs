@@ -7,6 +7,7 @@
 //! cold start.
 
 pub mod config;
+pub mod dead_letters;
 mod emf;
 
 use std::collections::HashMap;

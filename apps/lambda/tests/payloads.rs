@@ -132,3 +132,67 @@ async fn unknown_payloads_are_errors() {
         serde_json::json!({"batchItemFailures": []})
     );
 }
+
+/// A stand-in for SQS's JSON protocol, enough for `SendMessageBatch`: records each request body.
+async fn fake_sqs() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let recorded = recorded.clone();
+                    async move {
+                        let body: Value =
+                            serde_json::from_slice(&request.into_body().collect().await.unwrap().to_bytes()).unwrap();
+                        let successful: Vec<Value> = body["Entries"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|e| serde_json::json!({"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": "0"}))
+                            .collect();
+                        recorded.lock().unwrap().push(body);
+                        let answer = serde_json::json!({"Successful": successful, "Failed": []}).to_string();
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(answer))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_go_to_the_dead_letter_queue() {
+    let (sqs_url, seen) = fake_sqs().await;
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("x", "y", None, None, "test"))
+        .endpoint_url(&sqs_url)
+        .build();
+    let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/bad-records".to_owned();
+    let (emulator, mut app) = app(Faults::default()).await;
+    app.bad_records =
+        Arc::new(lambda::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::from_conf(config), queue.clone()));
+    let answer = lambda::dispatch(&app, payload("kinesis-enriched.json")).await.unwrap();
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    assert_eq!(emulator.accepted().len(), 3);
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["QueueUrl"], queue);
+    let message: Value = serde_json::from_str(requests[0]["Entries"][0]["MessageBody"].as_str().unwrap()).unwrap();
+    let kinesis = payload("kinesis-enriched.json");
+    assert_eq!(message["record_id"], kinesis["Records"][2]["kinesis"]["sequenceNumber"]);
+    assert_eq!(message["data"], "not an enriched event");
+    assert!(message["error"].as_str().unwrap().contains("131 tab-separated fields"));
+}
