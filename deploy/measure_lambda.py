@@ -61,9 +61,8 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         if RuntimeApi.first_next is None:
             RuntimeApi.first_next = time.monotonic()
         if not RuntimeApi.payloads:
-            RuntimeApi.done.wait()
-            self.send_response(500)
-            self.end_headers()
+            # Hold the function here, as Lambda freezes it between invocations, so it can be measured.
+            time.sleep(60)
             return
         body = json.dumps(RuntimeApi.payloads.pop(0)).encode()
         self.send_response(200)
