@@ -132,19 +132,36 @@ impl Pipeline {
         })
     }
 
-    /// The verdict on one line of enriched TSV (without its newline).
+    /// The verdict on one line of enriched TSV (without its newline). Most lines are filtered out, so
+    /// the filter looks at its one field before the line is split into all of them.
     pub fn process(&self, line: &[u8]) -> Outcome {
+        let kept = match snowplow_enriched::peek_field(line, self.filter_field) {
+            Ok(value) => self.keeps(value),
+            Err(error) => return Outcome::Bad { event_id: None, error: error.into() },
+        };
+        if !kept {
+            return Outcome::Filtered;
+        }
         match Event::parse(line) {
-            Ok(event) => self.process_event(&event),
+            Ok(event) => self.map(&event),
             Err(error) => Outcome::Bad { event_id: None, error: error.into() },
         }
     }
 
     /// The verdict on one parsed event.
     pub fn process_event(&self, event: &Event<'_>) -> Outcome {
-        if self.filter.is_match(event.raw(self.filter_field)) != self.keep_matches {
+        if !self.keeps(event.raw(self.filter_field)) {
             return Outcome::Filtered;
         }
+        self.map(event)
+    }
+
+    fn keeps(&self, value: &[u8]) -> bool {
+        self.filter.is_match(value) == self.keep_matches
+    }
+
+    /// Routing, mapping and the shared rules, for an event the filter kept.
+    fn map(&self, event: &Event<'_>) -> Outcome {
         let name = event.raw(Field::EventName);
         let Ok(index) = self.routes.binary_search_by(|r| r.event_name.as_bytes().cmp(name)) else {
             return Outcome::Skipped { flavour: None, reason: skip::NO_MAPPER };

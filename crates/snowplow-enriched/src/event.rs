@@ -49,6 +49,44 @@ pub struct Event<'a> {
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
 }
 
+/// Tabs in `bytes`. Counting into a byte per 64-byte block lets the compiler keep the comparisons in
+/// vector registers, several times faster than a per-byte count or a search that stops at every tab.
+fn count_tabs(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(64);
+    let mut tabs = 0;
+    for block in &mut blocks {
+        tabs += usize::from(block.iter().map(|&b| u8::from(b == b'\t')).sum::<u8>());
+    }
+    tabs + blocks.remainder().iter().filter(|&&b| b == b'\t').count()
+}
+
+/// The bytes of one field of a line, after checking that the line has exactly 131 fields, without
+/// indexing the others: what a filter needs, at a fraction of [`Event::parse`]'s cost. Counting tabs is
+/// one pass the compiler vectorises; the field is then found from whichever end is nearer.
+pub fn peek_field(line: &[u8], field: Field) -> Result<&[u8], EventError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let tabs = count_tabs(line);
+    if tabs + 1 != FIELD_COUNT {
+        return Err(EventError::FieldCount { found: tabs + 1 });
+    }
+    let index = field.index();
+    let (start, end) = if index < FIELD_COUNT / 2 {
+        let mut start = 0;
+        for _ in 0..index {
+            start += memchr::memchr(b'\t', &line[start..]).map_or(0, |i| i + 1);
+        }
+        (start, memchr::memchr(b'\t', &line[start..]).map_or(line.len(), |i| start + i))
+    } else {
+        let mut end = line.len();
+        for _ in index + 1..FIELD_COUNT {
+            end = memchr::memrchr(b'\t', &line[..end]).unwrap_or(0);
+        }
+        (memchr::memrchr(b'\t', &line[..end]).map_or(0, |i| i + 1), end)
+    };
+    Ok(&line[start..end])
+}
+
 impl<'a> Event<'a> {
     /// Splits one line (without its newline; a trailing `\r` is tolerated) into its fields.
     pub fn parse(line: &'a [u8]) -> Result<Event<'a>, EventError> {
@@ -208,6 +246,28 @@ mod tests {
         for (text, found) in [(String::new(), 1), (format!("{ok}\tx"), 132), (ok.replacen('\t', "", 1), 130)] {
             assert_eq!(Event::parse(text.as_bytes()).unwrap_err(), EventError::FieldCount { found });
         }
+    }
+
+    #[test]
+    fn peek_field_agrees_with_parse() {
+        let set: Vec<(Field, String)> = Field::ALL.iter().map(|f| (*f, format!("v{}", f.index()))).collect();
+        let set: Vec<(Field, &str)> = set.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        let text = line(&set) + "\r";
+        let event = Event::parse(text.as_bytes()).unwrap();
+        for field in Field::ALL {
+            assert_eq!(peek_field(text.as_bytes(), field).unwrap(), event.raw(field), "{field}");
+        }
+        let sparse = line(&[(Field::EventName, "view_item")]);
+        assert_eq!(peek_field(sparse.as_bytes(), Field::EventName).unwrap(), b"view_item");
+        assert_eq!(peek_field(sparse.as_bytes(), Field::AppId).unwrap(), b"");
+        assert_eq!(peek_field(sparse.as_bytes(), Field::TrueTstamp).unwrap(), b"");
+        for (bad, found) in [("", 1), ("a\tb", 2)] {
+            assert_eq!(peek_field(bad.as_bytes(), Field::EventName).unwrap_err(), EventError::FieldCount { found });
+        }
+        assert_eq!(
+            peek_field(format!("{sparse}\tx").as_bytes(), Field::EventName).unwrap_err(),
+            EventError::FieldCount { found: 132 }
+        );
     }
 
     #[test]

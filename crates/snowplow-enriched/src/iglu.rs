@@ -70,7 +70,15 @@ impl<'k> SchemaKey<'k> {
     /// Whether an entity's schema URI has this vendor, name and model (any format, revision and
     /// addition). An unparsable URI matches nothing.
     pub fn matches(&self, schema_uri: &str) -> bool {
-        IgluUri::parse(schema_uri).is_some_and(|uri| uri.key() == *self)
+        // Most entities of an event are not the one asked for: reject them on the vendor and name
+        // before validating the whole URI.
+        let candidate = schema_uri
+            .strip_prefix("iglu:")
+            .and_then(|rest| rest.strip_prefix(self.vendor))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_prefix(self.name))
+            .is_some_and(|rest| rest.starts_with('/'));
+        candidate && IgluUri::parse(schema_uri).is_some_and(|uri| uri.key() == *self)
     }
 }
 

@@ -20,7 +20,7 @@ mod timestamp;
 pub mod tsv;
 
 pub use entity::Entity;
-pub use event::{Event, EventError};
+pub use event::{Event, EventError, peek_field};
 pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
