@@ -69,6 +69,9 @@ struct RunArgs {
     /// interactions only (with `--to interactions`).
     #[arg(long)]
     outcomes: bool,
+    /// Threads mapping events (default: all cores); output stays in input order.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// What to do with interactions: print them, print the PutEvents requests they make, or send
     /// those to Personalize (credentials and region from the usual AWS chain).
     #[arg(long, value_enum, default_value_t = To::Interactions)]
@@ -220,8 +223,14 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let names = args.inputs.names();
     let progress = input::progress(&names, !args.inputs.no_progress);
     let mut bad_rows = BadRows::open(args.inputs.bad_rows.as_deref(), progress.as_ref())?;
-    let options =
-        RunOptions { inputs: names, max_line_bytes: args.inputs.max_line_bytes, progress, outcomes: args.outcomes };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let options = RunOptions {
+        inputs: names,
+        max_line_bytes: args.inputs.max_line_bytes,
+        progress,
+        outcomes: args.outcomes,
+        threads,
+    };
     let translating = |tracking_id: String| Translating {
         tracking_id,
         batcher: Batcher::new(10_000),
@@ -289,6 +298,7 @@ fn demo() -> anyhow::Result<()> {
         max_line_bytes: 1 << 20,
         progress: None,
         outcomes: false,
+        threads: 1,
     };
     let mut bad_rows = BadRows::open(None, None)?;
     let (tally, metrics) = run::run(&pipeline, &options, target, &mut Output::null(), &mut bad_rows)?;

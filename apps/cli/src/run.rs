@@ -18,6 +18,8 @@ pub(crate) struct RunOptions {
     pub(crate) progress: Option<indicatif::ProgressBar>,
     /// Print every line's outcome instead of the interactions only.
     pub(crate) outcomes: bool,
+    /// Threads mapping events; output keeps input order whatever the number.
+    pub(crate) threads: usize,
 }
 
 /// A bad row: where the event was, what it was, and what is wrong with it.
@@ -144,30 +146,35 @@ fn emit(request: PutEventsRequest, sending: Option<&mut Sending>, out: &mut Outp
     }
 }
 
-pub(crate) fn run(
-    pipeline: &Pipeline,
-    options: &RunOptions,
-    mut target: Target,
-    out: &mut Output,
-    bad_rows: &mut BadRows,
-) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
-    let mut tally = Tally::default();
-    for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
-        let line = match line {
-            Ok(line) => line,
+/// What happens to one line's outcome, in input order, whichever thread mapped it.
+struct Handling<'r> {
+    options: &'r RunOptions,
+    target: Target,
+    tally: Tally,
+}
+
+impl Handling<'_> {
+    fn line(
+        &mut self,
+        place: Place<'_>,
+        outcome: Result<Outcome, u64>,
+        out: &mut Output,
+        bad_rows: &mut BadRows,
+    ) -> anyhow::Result<()> {
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(length) => {
-                tally.record_unreadable();
-                return bad_rows.write(&BadRow::too_long(place, length, options.max_line_bytes));
+                self.tally.record_unreadable();
+                return bad_rows.write(&BadRow::too_long(place, length, self.options.max_line_bytes));
             }
         };
-        let outcome = pipeline.process(line);
-        tally.record(&outcome);
-        if options.outcomes {
+        self.tally.record(&outcome);
+        if self.options.outcomes {
             out.json_line(&Traced { line: place.line, outcome: &outcome })?;
         }
         match &outcome {
-            Outcome::Interaction { interaction, .. } if !options.outcomes => {
-                target.interaction(interaction, place, out, bad_rows)?;
+            Outcome::Interaction { interaction, .. } if !self.options.outcomes => {
+                self.target.interaction(interaction, place, out, bad_rows)?;
             }
             Outcome::Bad { event_id, error } => {
                 let row = BadRow {
@@ -181,9 +188,153 @@ pub(crate) fn run(
             _ => {}
         }
         Ok(())
-    })?;
+    }
+}
+
+pub(crate) fn run(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    target: Target,
+    out: &mut Output,
+    bad_rows: &mut BadRows,
+) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
+    let mut handling = Handling { options, target, tally: Tally::default() };
+    if options.threads <= 1 {
+        for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
+            handling.line(place, line.map(|l| pipeline.process(l)), out, bad_rows)
+        })?;
+    } else {
+        parallel::run(pipeline, options, &mut handling, out, bad_rows)?;
+    }
+    let Handling { target, tally, .. } = handling;
     let metrics = target.finish(out)?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;
     Ok((tally, metrics))
+}
+
+/// Mapping on several threads with results in input order: the reading thread cuts the input into
+/// blocks of lines, workers map whole blocks, and the reading thread handles their outcomes in block
+/// order. Memory stays bounded: at most two blocks per worker are in flight.
+mod parallel {
+    use std::collections::BTreeMap;
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    use interactions::{Outcome, Pipeline};
+
+    use super::{Handling, RunOptions};
+    use crate::input::{Place, for_each_line};
+    use crate::output::{BadRows, Output};
+
+    /// Lines per block: large enough that handing blocks around costs nothing, small enough that
+    /// output starts at once.
+    const BLOCK_LINES: usize = 256;
+
+    #[derive(Default)]
+    struct Block {
+        file: String,
+        first_line: u64,
+        bytes: Vec<u8>,
+        /// Each line's end in `bytes`, or the length of a line too long to keep.
+        lines: Vec<Result<usize, u64>>,
+    }
+
+    type Mapped = (u64, Block, Vec<Result<Outcome, u64>>);
+
+    pub(super) fn run(
+        pipeline: &Pipeline,
+        options: &RunOptions,
+        handling: &mut Handling<'_>,
+        out: &mut Output,
+        bad_rows: &mut BadRows,
+    ) -> anyhow::Result<()> {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Block)>(options.threads * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Mapped>();
+        std::thread::scope(|scope| {
+            for _ in 0..options.threads {
+                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+                scope.spawn(move || {
+                    loop {
+                        let next = work_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((seq, block))) = next else { break };
+                        let mut start = 0;
+                        let outcomes = block
+                            .lines
+                            .iter()
+                            .map(|line| match *line {
+                                Ok(end) => {
+                                    let outcome = pipeline.process(&block.bytes[start..end]);
+                                    start = end;
+                                    Ok(outcome)
+                                }
+                                Err(length) => Err(length),
+                            })
+                            .collect();
+                        if done_tx.send((seq, block, outcomes)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut next_to_handle = 0u64;
+            let mut waiting: BTreeMap<u64, (Block, Vec<Result<Outcome, u64>>)> = BTreeMap::new();
+            let mut handle_ready = |waiting: &mut BTreeMap<u64, (Block, Vec<Result<Outcome, u64>>)>,
+                                    next: &mut u64|
+             -> anyhow::Result<()> {
+                while let Some((block, outcomes)) = waiting.remove(next) {
+                    for (i, outcome) in outcomes.into_iter().enumerate() {
+                        let place = Place { file: &block.file, line: block.first_line + i as u64 };
+                        handling.line(place, outcome, out, bad_rows)?;
+                    }
+                    *next += 1;
+                }
+                Ok(())
+            };
+            let mut sent = 0u64;
+            let mut block = Block::default();
+            let send = |block: Block, sent: &mut u64| -> anyhow::Result<()> {
+                work_tx.send((*sent, block)).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+                *sent += 1;
+                Ok(())
+            };
+            let result =
+                for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
+                    // A block holds consecutive lines of one input (the same file may be named twice).
+                    let follows = block.file == place.file && block.first_line + block.lines.len() as u64 == place.line;
+                    if block.lines.len() == BLOCK_LINES || (!block.lines.is_empty() && !follows) {
+                        send(std::mem::take(&mut block), &mut sent)?;
+                        while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
+                            waiting.insert(seq, (done, outcomes));
+                        }
+                        handle_ready(&mut waiting, &mut next_to_handle)?;
+                    }
+                    if block.lines.is_empty() {
+                        block.file = place.file.to_owned();
+                        block.first_line = place.line;
+                    }
+                    match line {
+                        Ok(bytes) => {
+                            block.bytes.extend_from_slice(bytes);
+                            block.lines.push(Ok(block.bytes.len()));
+                        }
+                        Err(length) => block.lines.push(Err(length)),
+                    }
+                    Ok(())
+                });
+            if result.is_ok() && !block.lines.is_empty() {
+                send(block, &mut sent)?;
+            }
+            drop(work_tx);
+            result?;
+            while next_to_handle < sent {
+                let (seq, done, outcomes) = done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+                waiting.insert(seq, (done, outcomes));
+                handle_ready(&mut waiting, &mut next_to_handle)?;
+            }
+            Ok(())
+        })
+    }
 }

@@ -274,14 +274,13 @@ fn run_sends_to_a_standalone_emulator() {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
-    emulator.kill().unwrap();
-    let printed = emulator.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let accepted = accepted_lines(&mut emulator, 74);
+    emulator.kill().unwrap();
+    emulator.wait().unwrap();
     let summary = String::from_utf8(output.stderr).unwrap();
     assert!(summary.contains("events sent: 74"), "{summary}");
     assert!(summary.contains("dead-lettered events: 0") && !dead.exists(), "{summary}");
-    let accepted: Vec<Value> =
-        String::from_utf8(printed.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(accepted.len(), 74);
     let ids: std::collections::BTreeSet<&str> =
         accepted.iter().map(|a| a["event"]["eventId"].as_str().unwrap()).collect();
@@ -311,6 +310,19 @@ fn start_server(args: &[&str]) -> (std::process::Child, String) {
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
     let base = url.trim_end_matches("/interaction/{dataset_group}").to_owned();
     (child, base)
+}
+
+/// The first `n` events a running `emulator` prints.
+fn accepted_lines(emulator: &mut std::process::Child, n: usize) -> Vec<Value> {
+    use std::io::{BufRead, BufReader};
+    let mut reader = BufReader::new(emulator.stdout.take().unwrap());
+    (0..n)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            serde_json::from_str(&line).unwrap()
+        })
+        .collect()
 }
 
 fn http_post(base: &str, path: &str, auth: Option<&str>, body: &str) -> (u16, String) {
@@ -379,11 +391,50 @@ fn serve_is_the_lambda_endpoint_on_a_local_port() {
     assert_eq!(report["rejected"][0]["index"], 1);
     server.kill().unwrap();
     server.wait().unwrap();
+    // The emulator prints what it accepted as it goes; read that before stopping it.
+    let ids: Vec<String> =
+        accepted_lines(&mut emulator, 2).iter().map(|l| l["event"]["eventId"].as_str().unwrap().to_owned()).collect();
     emulator.kill().unwrap();
-    let accepted = String::from_utf8(emulator.wait_with_output().unwrap().stdout).unwrap();
-    let ids: Vec<String> = accepted
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"]["eventId"].as_str().unwrap().to_owned())
-        .collect();
+    emulator.wait().unwrap();
     assert_eq!(ids, ["e1:0", "e1:1"]);
+}
+
+#[test]
+fn threads_change_nothing_but_speed() {
+    let mut input = Vec::new();
+    for (i, line) in Corpus::new(5, Mix::Uniform).take(3000).enumerate() {
+        input.extend_from_slice(&line);
+        input.push(b'\n');
+        if i % 500 == 7 {
+            input.extend_from_slice(&vec![b'x'; 3000]);
+            input.push(b'\n');
+        }
+    }
+    let path = temp("threads.tsv");
+    std::fs::write(&path, &input).unwrap();
+    let file = path.to_str().unwrap();
+    let run = |threads: &str, extra: &[&str]| {
+        let rows = temp(&format!("rows-{threads}-{}.jsonl", extra.len()));
+        let mut args =
+            vec!["run", "--threads", threads, "--max-line-bytes", "2900", "--bad-rows", rows.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend([file, file]);
+        let output = bin(&args, b"");
+        assert!(output.status.success());
+        // The summary's last line names the bad-rows file, which differs by design.
+        let summary = String::from_utf8(output.stderr).unwrap();
+        let summary: Vec<String> =
+            summary.lines().filter(|l| !l.starts_with("bad rows written")).map(str::to_owned).collect();
+        (output.stdout, std::fs::read(&rows).unwrap(), summary)
+    };
+    for extra in [&[][..], &["--outcomes"], &["--to", "put-events", "--tracking-id", "t"]] {
+        let one = run("1", extra);
+        for threads in ["2", "3"] {
+            let many = run(threads, extra);
+            assert!(one.0 == many.0, "stdout differs with {threads} threads {extra:?}");
+            assert!(one.1 == many.1, "bad rows differ with {threads} threads {extra:?}");
+            assert_eq!(one.2, many.2, "summaries differ with {threads} threads {extra:?}");
+        }
+        assert!(!one.1.is_empty());
+    }
 }
