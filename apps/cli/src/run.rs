@@ -240,7 +240,11 @@ mod parallel {
         lines: Vec<Result<usize, u64>>,
     }
 
-    type Mapped = (u64, Block, Vec<Result<Outcome, u64>>);
+    /// A block's outcomes, one per line: `Err` holds the length of a line too long to map.
+    type Outcomes = Vec<Result<Outcome, u64>>;
+    type Mapped = (u64, Block, Outcomes);
+    /// Mapped blocks that arrived before an earlier one, by sequence number.
+    type Waiting = BTreeMap<u64, (Block, Outcomes)>;
 
     pub(super) fn run(
         pipeline: &Pipeline,
@@ -280,10 +284,8 @@ mod parallel {
             }
             drop(done_tx);
             let mut next_to_handle = 0u64;
-            let mut waiting: BTreeMap<u64, (Block, Vec<Result<Outcome, u64>>)> = BTreeMap::new();
-            let mut handle_ready = |waiting: &mut BTreeMap<u64, (Block, Vec<Result<Outcome, u64>>)>,
-                                    next: &mut u64|
-             -> anyhow::Result<()> {
+            let mut waiting: Waiting = BTreeMap::new();
+            let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
                 while let Some((block, outcomes)) = waiting.remove(next) {
                     for (i, outcome) in outcomes.into_iter().enumerate() {
                         let place = Place { file: &block.file, line: block.first_line + i as u64 };
