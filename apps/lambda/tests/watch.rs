@@ -74,6 +74,44 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A stand-in for Secrets Manager's JSON protocol, enough for `GetSecretValue`; counts the calls.
+async fn fake_secrets_manager(secret: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let counted = counted.clone();
+                    async move {
+                        let target = request.headers().get("x-amz-target").map(|v| v.to_str().unwrap_or("").to_owned());
+                        let body: Value =
+                            serde_json::from_slice(&request.into_body().collect().await.unwrap().to_bytes()).unwrap();
+                        assert_eq!(target.as_deref(), Some("secretsmanager.GetSecretValue"));
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let answer = serde_json::json!({
+                            "ARN": body["SecretId"], "Name": "snowbridge", "VersionId": "v1", "SecretString": secret,
+                        });
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(
+                            answer.to_string(),
+                        ))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, calls)
+}
+
 struct Watch(Child);
 
 impl Drop for Watch {
@@ -93,6 +131,8 @@ async fn the_binary_under_cargo_lambda_watch() {
     assert!(available, "cargo-lambda is not installed (pip install cargo-lambda), or set SP_SKIP_LAMBDA_WATCH=1");
 
     let emulator = Emulator::start("127.0.0.1:0".parse().unwrap(), Config::default()).await.unwrap();
+    // The credentials come from Secrets Manager, as in the SAM template.
+    let (secrets_url, secret_reads) = fake_secrets_manager(r#"{"username":"snowbridge","password":"pa55"}"#).await;
     let port = free_port();
     let env = [
         format!("AWS_ENDPOINT_URL_PERSONALIZE_EVENTS={}", emulator.endpoint_url()),
@@ -102,7 +142,8 @@ async fn the_binary_under_cargo_lambda_watch() {
         "AWS_EC2_METADATA_DISABLED=true".into(),
         "SNOWPLOW_PERSONALIZE_TRACKING_IDS=shop=t-shop".into(),
         "SNOWPLOW_PERSONALIZE_STREAM_DATASET_GROUP=shop".into(),
-        "SNOWPLOW_PERSONALIZE_BASIC_AUTH=snowbridge:pa55".into(),
+        format!("AWS_ENDPOINT_URL_SECRETS_MANAGER={secrets_url}"),
+        "SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:snowbridge-AbCdEf".into(),
         "SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS=2".into(),
     ];
     let mut command = Command::new("cargo");
@@ -144,6 +185,7 @@ async fn the_binary_under_cargo_lambda_watch() {
     };
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.accepted().len(), 3);
+    assert_eq!(secret_reads.load(std::sync::atomic::Ordering::SeqCst), 1, "the secret is read once, at cold start");
 
     let answer = invoke(port, &payload("sqs-enriched.json"));
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
@@ -188,4 +230,5 @@ async fn the_binary_under_cargo_lambda_watch() {
     assert_eq!(failed, [sequence(0), sequence(3), sequence(4)]);
     let answer = invoke(port, &payload("apigw-http-interactions.json"));
     assert_eq!(answer["statusCode"], 503);
+    assert_eq!(secret_reads.load(std::sync::atomic::Ordering::SeqCst), 1, "and never again");
 }
