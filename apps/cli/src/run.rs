@@ -100,17 +100,14 @@ impl Target {
                 return bad_rows.write(&row);
             }
         };
+        translating.metrics.count_translation(&translation);
         if translation.recommendation_id_dropped {
-            Metrics::add(&translating.metrics.recommendation_ids_dropped, 1);
             // The id itself is left out of the log on purpose: it is what was too long, and logs are not
             // the place for tracking data.
             bad_rows.note(&format!(
                 "warning: {}:{}: recommendation id over 40 characters left out of event {}",
                 place.file, place.line, interaction.event_id
             ))?;
-        }
-        if translation.impression_truncated {
-            Metrics::add(&translating.metrics.impressions_truncated, 1);
         }
         for request in translating.batcher.push(&translating.tracking_id, translation) {
             emit(request, sending.as_deref_mut(), out)?;

@@ -39,6 +39,16 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts what translation had to leave out of an interaction.
+    pub fn count_translation(&self, translation: &personalize_events::Translation) {
+        if translation.recommendation_id_dropped {
+            Metrics::add(&self.recommendation_ids_dropped, 1);
+        }
+        if translation.impression_truncated {
+            Metrics::add(&self.impressions_truncated, 1);
+        }
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         MetricsSnapshot {

@@ -201,6 +201,20 @@ impl<A: EventsApi> Flight<A> {
         dead
     }
 
+    /// Delivers every request, at most `concurrency` at once; returns what could not be delivered.
+    pub async fn deliver_all(
+        sender: Arc<Sender<A>>,
+        requests: impl IntoIterator<Item = PutEventsRequest>,
+    ) -> Vec<DeadLetter> {
+        let mut flight = Flight::new(sender);
+        let mut dead = Vec::new();
+        for request in requests {
+            dead.extend(flight.submit(request).await);
+        }
+        dead.extend(flight.finish().await);
+        dead
+    }
+
     /// Waits for every delivery in flight.
     pub async fn finish(mut self) -> Vec<DeadLetter> {
         let mut dead = Vec::new();

@@ -51,12 +51,7 @@ async fn deliver(
     let client = sdk_client_for_endpoint(&emulator.endpoint_url(), fast_config().attempt_timeout);
     let metrics = Arc::new(Metrics::default());
     let sender = Arc::new(Sender::new(SdkApi::new(client), fast_config(), metrics.clone()));
-    let mut flight = Flight::new(sender);
-    let mut dead = Vec::new();
-    for request in requests {
-        dead.extend(flight.submit(request.clone()).await);
-    }
-    dead.extend(flight.finish().await);
+    let dead = Flight::deliver_all(sender, requests.iter().cloned()).await;
     let result = (dead, metrics.snapshot(), emulator.stats(), emulator.accepted());
     emulator.shutdown().await;
     result

@@ -1,15 +1,13 @@
 //! `POST /interaction/{dataset_group}`: the seed Lambda's endpoint, for Snowbridge's HTTP target.
 
-use std::collections::HashMap;
-
-use delivery::{EventsApi, Flight, Metrics};
+use delivery::{EventsApi, Metrics};
 use http::{Method, Request, Response, StatusCode, header};
 use interactions::Interaction;
-use personalize_events::{Batcher, PutEventsRequest, translate};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::App;
+use crate::gather::{Gathered, Undelivered};
 
 /// What happened to a body's interactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -150,45 +148,23 @@ impl<A: EventsApi> App<A> {
 
     async fn deliver_items(&self, tracking_id: &str, items: Vec<Value>) -> Response<String> {
         let mut report = Report::default();
-        let mut batcher = Batcher::new(usize::MAX);
-        let mut requests: Vec<PutEventsRequest> = Vec::new();
-        // Personalize event id → position of its interaction in the body, to report failures by item.
-        let mut origin: HashMap<String, usize> = HashMap::new();
-        let mut sent_items = vec![false; items.len()];
+        let mut gathered = Gathered::new(tracking_id);
+        let mut sent = vec![false; items.len()];
         Metrics::add(&self.metrics.interactions_in, items.len() as u64);
         for (index, item) in items.into_iter().enumerate() {
-            let interaction: Interaction = match serde_json::from_value(item) {
-                Ok(i) => i,
-                Err(e) => {
-                    report.rejected.push(Rejected { index, error: format!("not an interaction: {e}") });
-                    continue;
-                }
-            };
-            match translate(&interaction) {
-                Ok(translation) => {
-                    if translation.recommendation_id_dropped {
-                        Metrics::add(&self.metrics.recommendation_ids_dropped, 1);
-                        tracing::warn!(index, "recommendation id over 40 characters left out");
-                    }
-                    origin.extend(translation.events.iter().filter_map(|e| e.event_id.clone()).map(|id| (id, index)));
-                    sent_items[index] = true;
-                    requests.extend(batcher.push(tracking_id, translation));
-                }
-                Err(e) => report.rejected.push(Rejected { index, error: e.to_string() }),
+            let result = serde_json::from_value::<Interaction>(item)
+                .map_err(|e| format!("not an interaction: {e}"))
+                .and_then(|interaction| gathered.add(index, &interaction, &self.metrics).map_err(|e| e.to_string()));
+            match result {
+                Ok(()) => sent[index] = true,
+                Err(error) => report.rejected.push(Rejected { index, error }),
             }
         }
-        requests.extend(batcher.flush());
-        if requests.is_empty() {
+        if gathered.is_empty() {
             return json_response(StatusCode::BAD_REQUEST, &report);
         }
-        let mut flight = Flight::new(self.sender.clone());
-        let mut dead = Vec::new();
-        for request in requests {
-            report.events += request.event_list.len();
-            dead.extend(flight.submit(request).await);
-        }
-        dead.extend(flight.finish().await);
-        if dead.iter().any(|d| d.retryable) {
+        let (events, undelivered) = gathered.deliver(&self.sender).await;
+        if undelivered.iter().any(|u| u.letter.retryable) {
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Personalize is throttling or unavailable; resend the batch (events are recognised, not counted twice)",
@@ -196,18 +172,16 @@ impl<A: EventsApi> App<A> {
             response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
             return response;
         }
-        for letter in &dead {
-            report.events -= letter.request.event_list.len();
-            for event in &letter.request.event_list {
-                if let Some(&index) = event.event_id.as_ref().and_then(|id| origin.get(id)) {
-                    if std::mem::replace(&mut sent_items[index], false) {
-                        report.rejected.push(Rejected { index, error: letter.error.clone() });
-                    }
+        report.events = events;
+        for Undelivered { letter, items } in &undelivered {
+            for &index in items {
+                if std::mem::replace(&mut sent[index], false) {
+                    report.rejected.push(Rejected { index, error: letter.error.clone() });
                 }
             }
         }
         report.rejected.sort_by_key(|r| r.index);
-        report.accepted = sent_items.iter().filter(|s| **s).count();
+        report.accepted = sent.iter().filter(|s| **s).count();
         json_response(StatusCode::OK, &report)
     }
 }

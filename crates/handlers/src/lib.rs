@@ -18,6 +18,7 @@
 //! pipeline, the SDK client inside the sender, the settings).
 
 mod auth;
+mod gather;
 mod http_endpoint;
 mod stream;
 

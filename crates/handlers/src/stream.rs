@@ -1,15 +1,15 @@
 //! Kinesis and SQS triggers: enriched records in, partial batch failures out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 
-use delivery::{EventsApi, Flight, Metrics};
+use delivery::{EventsApi, Metrics};
 use interactions::Outcome;
-use personalize_events::{Batcher, PutEventsRequest, translate};
 use serde::Serialize;
 
 use crate::App;
+use crate::gather::{Gathered, Undelivered};
 
 /// One stream record: its id for `batchItemFailures` (the Kinesis sequence number or the SQS message
 /// id) and its bytes (one enriched TSV event).
@@ -64,9 +64,7 @@ impl<A: EventsApi> App<A> {
             }
         };
         let mut bad = Vec::new();
-        let mut batcher = Batcher::new(usize::MAX);
-        let mut requests: Vec<PutEventsRequest> = Vec::new();
-        let mut origin: HashMap<String, usize> = HashMap::new();
+        let mut gathered = Gathered::new(&tracking_id);
         for (index, record) in records.iter().enumerate() {
             let bad_record = |event_id: Option<String>, error: String| BadRecord {
                 record_id: record.id.clone(),
@@ -77,45 +75,28 @@ impl<A: EventsApi> App<A> {
             match self.pipeline.process(&record.data) {
                 Outcome::Interaction { interaction, .. } => {
                     Metrics::add(&self.metrics.interactions_in, 1);
-                    match translate(&interaction) {
-                        Ok(translation) => {
-                            origin.extend(
-                                translation.events.iter().filter_map(|e| e.event_id.clone()).map(|id| (id, index)),
-                            );
-                            requests.extend(batcher.push(&tracking_id, translation));
-                        }
-                        Err(e) => bad.push(bad_record(Some(interaction.event_id.clone()), e.to_string())),
+                    if let Err(e) = gathered.add(index, &interaction, &self.metrics) {
+                        bad.push(bad_record(Some(interaction.event_id.clone()), e.to_string()));
                     }
                 }
                 Outcome::Bad { event_id, error } => bad.push(bad_record(event_id, error.to_string())),
                 Outcome::Filtered | Outcome::Skipped { .. } => {}
             }
         }
-        requests.extend(batcher.flush());
-        let mut flight = Flight::new(self.sender.clone());
-        let mut dead = Vec::new();
-        for request in requests {
-            dead.extend(flight.submit(request).await);
-        }
-        dead.extend(flight.finish().await);
+        let (_, undelivered) = gathered.deliver(&self.sender).await;
         let mut failed: BTreeSet<usize> = BTreeSet::new();
-        for letter in dead {
-            let indices =
-                letter.request.event_list.iter().filter_map(|e| e.event_id.as_ref().and_then(|id| origin.get(id)));
+        for Undelivered { letter, items } in undelivered {
             if letter.retryable {
                 // Lambda hands these records over again; their events keep their ids, so whatever did
                 // arrive is not counted twice.
-                failed.extend(indices.copied());
+                failed.extend(items);
             } else {
-                for &index in indices {
-                    let record = &records[index];
-                    bad.push(BadRecord {
-                        record_id: record.id.clone(),
-                        event_id: None,
-                        error: letter.error.clone(),
-                        data: record.data.clone(),
-                    });
-                }
+                bad.extend(items.into_iter().map(|index| BadRecord {
+                    record_id: records[index].id.clone(),
+                    event_id: None,
+                    error: letter.error.clone(),
+                    data: records[index].data.clone(),
+                }));
             }
         }
         if !bad.is_empty() {
