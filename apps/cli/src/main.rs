@@ -245,8 +245,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             let tracking_id = args.delivery.tracking_id(&settings)?;
             let rt = runtime()?;
             let config = args.delivery.send_config();
-            let client =
-                rt.block_on(delivery::sdk_client(args.delivery.endpoint_url.as_deref(), config.attempt_timeout));
+            let client = delivery::sdk_client(
+                &rt.block_on(delivery::aws_config()),
+                args.delivery.endpoint_url.as_deref(),
+                config.attempt_timeout,
+            );
             let t = translating(tracking_id);
             let sender = Arc::new(Sender::new(SdkApi::new(client), config, t.metrics.clone()));
             let sending = Sending {

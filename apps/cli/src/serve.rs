@@ -52,14 +52,15 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let config = args.delivery.send_config();
-    let client = delivery::sdk_client(args.delivery.endpoint_url.as_deref(), config.attempt_timeout).await;
+    let aws = delivery::aws_config().await;
+    let client = delivery::sdk_client(&aws, args.delivery.endpoint_url.as_deref(), config.attempt_timeout);
     let metrics = Arc::new(Metrics::default());
     let delivery = DeliverySettings::load(&settings.personalize, |k| std::env::var(k).ok())?;
     let recommender: Option<Arc<dyn delivery::Recommender>> =
         match (&args.delivery.endpoint_url, delivery.recommenders.is_empty()) {
             (_, true) => None,
             (Some(url), false) => Some(Arc::new(delivery::SdkRecommender::for_endpoint(url))),
-            (None, false) => Some(Arc::new(delivery::SdkRecommender::from_env(Duration::from_secs(10)).await)),
+            (None, false) => Some(Arc::new(delivery::SdkRecommender::new(&aws, Duration::from_secs(10)))),
         };
     let app = Arc::new(App {
         pipeline: Pipeline::new(&settings)?,

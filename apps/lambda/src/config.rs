@@ -69,14 +69,15 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
     if let Some(group) = &delivery.dataset_group {
         delivery.tracking_id(group)?;
     }
+    // Resolved once (region, credentials, endpoints) and shared by every client below.
+    let aws = delivery::aws_config().await;
     let auth = match (env(BASIC_AUTH_VAR), env(BASIC_AUTH_SECRET_VAR)) {
         (Some(_), Some(_)) => bail!("set {BASIC_AUTH_VAR} or {BASIC_AUTH_SECRET_VAR}, not both"),
         (Some(pair), None) => {
             Some(BasicAuth::new(&pair).with_context(|| format!("{BASIC_AUTH_VAR} must be user:password"))?)
         }
         (None, Some(arn)) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let secret = aws_sdk_secretsmanager::Client::new(&config)
+            let secret = aws_sdk_secretsmanager::Client::new(&aws)
                 .get_secret_value()
                 .secret_id(&arn)
                 .send()
@@ -92,18 +93,15 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         attempt_timeout: Duration::from_millis(number(ATTEMPT_TIMEOUT_VAR, 5000)?),
         ..SendConfig::default()
     };
-    let client = delivery::sdk_client(None, config.attempt_timeout).await;
+    let client = delivery::sdk_client(&aws, None, config.attempt_timeout);
     let recommender: Option<Arc<dyn delivery::Recommender>> = if delivery.recommenders.is_empty() {
         None
     } else {
-        Some(Arc::new(delivery::SdkRecommender::from_env(Duration::from_secs(10)).await))
+        Some(Arc::new(delivery::SdkRecommender::new(&aws, Duration::from_secs(10))))
     };
     let metrics = Arc::new(Metrics::default());
     let bad_records: Arc<dyn handlers::BadRecords> = match env(DEAD_LETTER_QUEUE_VAR) {
-        Some(queue_url) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Arc::new(crate::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::new(&config), queue_url))
-        }
+        Some(queue_url) => Arc::new(crate::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::new(&aws), queue_url)),
         None => Arc::new(StdoutBadRecords),
     };
     Ok(App {

@@ -64,17 +64,26 @@ fn timeouts(attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_attempt_timeout(attempt).build()
 }
 
-/// A client from the usual chain (environment, profile, container or instance role), with SDK retries
-/// off and an attempt timeout; `endpoint_url` overrides the service endpoint (the SDK's own
-/// `AWS_ENDPOINT_URL_PERSONALIZE_EVENTS` works too).
-pub async fn sdk_client(endpoint_url: Option<&str>, attempt_timeout: Duration) -> aws_sdk_personalizeevents::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+/// The usual chain (environment, profile, SSO, container or instance role), resolved once per process
+/// and shared by every client built from it.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// A client on the shared configuration, with SDK retries off and an attempt timeout; `endpoint_url`
+/// overrides the service endpoint (the SDK's own `AWS_ENDPOINT_URL_PERSONALIZE_EVENTS` works too).
+pub fn sdk_client(
+    shared: &aws_config::SdkConfig,
+    endpoint_url: Option<&str>,
+    attempt_timeout: Duration,
+) -> aws_sdk_personalizeevents::Client {
+    let mut config = aws_sdk_personalizeevents::config::Builder::from(shared)
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts(attempt_timeout));
     if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
+        config = config.endpoint_url(url);
     }
-    aws_sdk_personalizeevents::Client::new(&loader.load().await)
+    aws_sdk_personalizeevents::Client::from_conf(config.build())
 }
 
 /// A client for a local endpoint such as the emulator: fixed region and throwaway credentials, so no

@@ -19,7 +19,7 @@ mod metrics;
 mod recommendations;
 mod sender;
 
-pub use api::{CallError, EventsApi, SdkApi, sdk_client, sdk_client_for_endpoint};
+pub use api::{CallError, EventsApi, SdkApi, aws_config, sdk_client, sdk_client_for_endpoint};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use recommendations::{Recommendation, Recommender, SdkRecommender};
 pub use sender::{DeadLetter, Flight, SendConfig, Sender};

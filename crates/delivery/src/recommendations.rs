@@ -43,13 +43,13 @@ pub struct SdkRecommender {
 }
 
 impl SdkRecommender {
-    /// From the usual chain; `AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME` points it elsewhere.
-    pub async fn from_env(timeout: Duration) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+    /// On the shared configuration ([`crate::aws_config`]); `AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME` points it
+    /// elsewhere.
+    pub fn new(shared: &aws_config::SdkConfig, timeout: Duration) -> Self {
+        let config = aws_sdk_personalizeruntime::config::Builder::from(shared)
             .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).build())
-            .load()
-            .await;
-        SdkRecommender { client: aws_sdk_personalizeruntime::Client::new(&config) }
+            .build();
+        SdkRecommender { client: aws_sdk_personalizeruntime::Client::from_conf(config) }
     }
 
     /// For a local endpoint (the emulator): fixed region, throwaway credentials, one attempt.
