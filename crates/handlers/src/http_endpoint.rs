@@ -65,14 +65,6 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
-#[cfg(test)]
-fn interaction_group(path: &str) -> Option<&str> {
-    match route(path) {
-        Some(Route::Interactions(group)) => Some(group),
-        _ => None,
-    }
-}
-
 /// The accelerator's request body for recommendations.
 #[derive(Debug, serde::Deserialize)]
 struct RecommendationRequest {
@@ -192,12 +184,13 @@ mod tests {
 
     #[test]
     fn routes_and_group_names() {
-        assert_eq!(interaction_group("/interaction/shop"), Some("shop"));
-        assert_eq!(interaction_group("/Prod/interaction/shop"), Some("shop"));
-        assert_eq!(interaction_group("/interaction/shop/"), Some("shop"));
-        assert_eq!(interaction_group("/a/b/interaction/shop"), None);
-        assert_eq!(interaction_group("/interaction"), None);
-        assert_eq!(interaction_group("/"), None);
+        assert_eq!(route("/interaction/shop"), Some(Route::Interactions("shop")));
+        assert_eq!(route("/Prod/interaction/shop"), Some(Route::Interactions("shop")));
+        assert_eq!(route("/interaction/shop/"), Some(Route::Interactions("shop")));
+        assert_eq!(route("/a/b/interaction/shop"), None);
+        assert_eq!(route("/interaction"), None);
+        assert_eq!(route("/"), Some(Route::Recommendations));
+        assert_eq!(route("/Prod"), Some(Route::Recommendations));
         for ok in ["shop", "recommendations_demo_dsg_ecommerce", "a-1"] {
             assert!(valid_group(ok), "{ok}");
         }

@@ -21,7 +21,8 @@ pub struct Violation {
     pub constraint: String,
 }
 
-fn length(path: &str, value: &str, min: usize, max: usize, out: &mut Vec<Violation>) {
+/// A length in characters between `min` and `max`.
+pub(crate) fn length(path: &str, value: &str, min: usize, max: usize, out: &mut Vec<Violation>) {
     let n = value.chars().count();
     if n < min {
         out.push(Violation {

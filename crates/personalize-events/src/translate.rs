@@ -64,18 +64,9 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
         }
     };
     let mut violations = Vec::new();
-    let mut check = |path: &str, value: &str| {
-        let n = value.chars().count();
-        if n == 0 || n > MAX_ID {
-            violations.push(Violation {
-                path: path.to_owned(),
-                constraint: format!("Member must have length between 1 and {MAX_ID}"),
-            });
-        }
-    };
-    check("sessionId", &interaction.session_id);
+    limits::length("sessionId", &interaction.session_id, 1, MAX_ID, &mut violations);
     if let Some(user) = &interaction.user_id {
-        check("userId", user);
+        limits::length("userId", user, 1, MAX_ID, &mut violations);
     }
     if events.is_empty() {
         violations.push(Violation { path: "item_ids".into(), constraint: "Interaction must name an item".into() });
