@@ -28,20 +28,37 @@ pub use emf::metrics_line;
 // Links every flavour crate, and with them their mapper registrations, into the binary and its tests.
 use flavours as _;
 
-/// Answers one invocation.
-pub async fn dispatch<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Result<Value> {
+/// What [`dispatch`] needs to know of a payload before parsing it into its event type: the first pass
+/// skips everything else without building anything, so a batch is parsed into a tree only once.
+#[derive(serde::Deserialize)]
+struct Shape<'a> {
+    #[serde(rename = "Records")]
+    records: Option<Vec<Source<'a>>>,
+    #[serde(rename = "requestContext")]
+    request_context: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    version: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Source<'a> {
+    #[serde(rename = "eventSource", alias = "EventSource", borrow)]
+    event_source: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Answers one invocation, given its payload as JSON text.
+pub async fn dispatch<A: EventsApi>(app: &App<A>, payload: &str) -> anyhow::Result<Value> {
     let before = app.metrics.snapshot();
-    let (mode, answer) = if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        let source =
-            records.first().and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource"))).and_then(Value::as_str);
-        match source {
+    let shape: Shape<'_> = serde_json::from_str(payload)?;
+    let (mode, answer) = if let Some(records) = &shape.records {
+        match records.first().and_then(|r| r.event_source.as_deref()) {
             None => ("stream", json!({ "batchItemFailures": [] })),
-            Some("aws:kinesis") => ("kinesis", kinesis(app, serde_json::from_value(payload)?).await?),
-            Some("aws:sqs") => ("sqs", sqs(app, serde_json::from_value(payload)?).await?),
+            Some("aws:kinesis") => ("kinesis", kinesis(app, serde_json::from_str(payload)?).await?),
+            Some("aws:sqs") => ("sqs", sqs(app, serde_json::from_str(payload)?).await?),
             Some(other) => anyhow::bail!("records from {other} are not handled"),
         }
-    } else if payload.get("requestContext").is_some() {
-        ("http", http_proxy(app, payload).await?)
+    } else if shape.request_context.is_some() {
+        ("http", http_proxy(app, payload, shape.version.as_deref() == Some("2.0")).await?)
     } else {
         anyhow::bail!("the payload is neither a Kinesis or SQS batch nor an HTTP request");
     };
@@ -85,8 +102,7 @@ async fn sqs<A: EventsApi>(app: &App<A>, event: SqsEvent) -> anyhow::Result<Valu
 }
 
 /// An API Gateway REST (v1), HTTP API (v2) or function URL (v2) request, answered in the proxy format.
-async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Result<Value> {
-    let v2 = payload.get("version").and_then(Value::as_str) == Some("2.0");
+async fn http_proxy<A: EventsApi>(app: &App<A>, payload: &str, v2: bool) -> anyhow::Result<Value> {
     if app.auth.is_none() {
         // Fail closed: a deployed endpoint without credentials would take anyone's events.
         let headers =
@@ -94,11 +110,11 @@ async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value) -> anyhow::Resul
         return Ok(proxy_response(v2, 401, &headers, r#"{"error":"no credentials are configured for this endpoint"}"#));
     }
     let (method, path, headers, body, base64) = if v2 {
-        let r: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
+        let r: ApiGatewayV2httpRequest = serde_json::from_str(payload)?;
         let method = r.request_context.http.method.to_string();
         (method, r.raw_path.unwrap_or_default(), r.headers, r.body, r.is_base64_encoded)
     } else {
-        let r: ApiGatewayProxyRequest = serde_json::from_value(payload)?;
+        let r: ApiGatewayProxyRequest = serde_json::from_str(payload)?;
         (r.http_method.to_string(), r.path.unwrap_or_default(), r.headers, r.body, r.is_base64_encoded)
     };
     if app.auth.is_none() {

@@ -53,7 +53,7 @@ async fn app(faults: Faults) -> (Emulator, App<SdkApi>) {
 async fn http_payloads_of_every_origin() {
     for name in ["apigw-rest-interactions.json", "apigw-http-interactions.json", "function-url-interactions.json"] {
         let (emulator, app) = app(Faults::default()).await;
-        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer["statusCode"], 200, "{name}: {answer}");
         assert_eq!(answer["isBase64Encoded"], false);
         let report: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
@@ -74,7 +74,7 @@ async fn http_refusals() {
         ("function-url-wrong-auth.json", 401),
         ("function-url-unknown-group.json", 404),
     ] {
-        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer["statusCode"], status, "{name}: {answer}");
         if status == 401 {
             assert_eq!(answer["headers"]["www-authenticate"], "Basic realm=\"snowplow-personalize\"");
@@ -83,7 +83,10 @@ async fn http_refusals() {
     // Without configured credentials the endpoint is closed, not open.
     let mut open = app;
     open.auth = None;
-    assert_eq!(lambda::dispatch(&open, payload("apigw-http-interactions.json")).await.unwrap()["statusCode"], 401);
+    assert_eq!(
+        lambda::dispatch(&open, &payload("apigw-http-interactions.json").to_string()).await.unwrap()["statusCode"],
+        401
+    );
     assert!(emulator.accepted().is_empty());
 }
 
@@ -91,7 +94,7 @@ async fn http_refusals() {
 async fn stream_batches_report_nothing_when_all_is_delivered() {
     for name in ["kinesis-enriched.json", "sqs-enriched.json"] {
         let (emulator, app) = app(Faults::default()).await;
-        let answer = lambda::dispatch(&app, payload(name)).await.unwrap();
+        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer, serde_json::json!({"batchItemFailures": []}), "{name}");
         // view_item (1), transaction_item (1), recommendation click (1); the page view is filtered and
         // the broken record went to the bad-record log.
@@ -102,14 +105,14 @@ async fn stream_batches_report_nothing_when_all_is_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_batches_report_only_the_records_that_failed() {
     let (_emulator, app) = app(Faults { server_error: 1.0, ..Faults::default() }).await;
-    let answer = lambda::dispatch(&app, payload("kinesis-enriched.json")).await.unwrap();
+    let answer = lambda::dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
     let failed: Vec<&str> =
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     let kinesis = payload("kinesis-enriched.json");
     let sequence = |i: usize| kinesis["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
     assert_eq!(failed, [sequence(0), sequence(3), sequence(4)]);
 
-    let answer = lambda::dispatch(&app, payload("sqs-enriched.json")).await.unwrap();
+    let answer = lambda::dispatch(&app, &payload("sqs-enriched.json").to_string()).await.unwrap();
     let failed: Vec<&str> =
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     assert_eq!(
@@ -125,10 +128,12 @@ async fn stream_batches_report_only_the_records_that_failed() {
 #[tokio::test]
 async fn unknown_payloads_are_errors() {
     let (_emulator, app) = app(Faults::default()).await;
-    assert!(lambda::dispatch(&app, serde_json::json!({"hello": "world"})).await.is_err());
-    assert!(lambda::dispatch(&app, serde_json::json!({"Records": [{"eventSource": "aws:s3"}]})).await.is_err());
+    assert!(lambda::dispatch(&app, &serde_json::json!({"hello": "world"}).to_string()).await.is_err());
+    assert!(
+        lambda::dispatch(&app, &serde_json::json!({"Records": [{"eventSource": "aws:s3"}]}).to_string()).await.is_err()
+    );
     assert_eq!(
-        lambda::dispatch(&app, serde_json::json!({"Records": []})).await.unwrap(),
+        lambda::dispatch(&app, &serde_json::json!({"Records": []}).to_string()).await.unwrap(),
         serde_json::json!({"batchItemFailures": []})
     );
 }
@@ -184,7 +189,7 @@ async fn bad_records_go_to_the_dead_letter_queue() {
     let (emulator, mut app) = app(Faults::default()).await;
     app.bad_records =
         Arc::new(lambda::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::from_conf(config), queue.clone()));
-    let answer = lambda::dispatch(&app, payload("kinesis-enriched.json")).await.unwrap();
+    let answer = lambda::dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.accepted().len(), 3);
     let requests = seen.lock().unwrap().clone();
