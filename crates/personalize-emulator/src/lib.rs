@@ -297,7 +297,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         }
     };
     let response = match (parts.method, parts.uri.path()) {
-        (Method::POST, "/events") => put_events(&state, &body),
+        (Method::POST, "/events") => put_events(&state, &body, faults.reject_item_prefix.as_deref()),
         (Method::POST, "/items") => put_list(&state, &body, "items", "itemId"),
         (Method::POST, "/users") => put_list(&state, &body, "users", "userId"),
         (Method::POST, "/recommendations") => recommendations(&state, &body),
@@ -310,7 +310,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     Ok(response)
 }
 
-fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
+/// `reject_item_prefix` is the request's draw of [`Faults::reject_item_prefix`], taken with the others.
+fn put_events(state: &State, body: &Bytes, reject_item_prefix: Option<&str>) -> Response<Full<Bytes>> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -332,9 +333,9 @@ fn put_events(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
         }
     };
     let mut violations: Vec<String> = validate_request(&request).iter().map(ToString::to_string).collect();
-    if let Some(prefix) = &lock(&state.faults).reject_item_prefix {
+    if let Some(prefix) = reject_item_prefix {
         for (i, event) in request.event_list.iter().enumerate() {
-            if event.item_id.as_deref().is_some_and(|id| id.starts_with(prefix.as_str())) {
+            if event.item_id.as_deref().is_some_and(|id| id.starts_with(prefix)) {
                 violations.push(format!("Value at 'eventList.{}.member.itemId' was rejected by the emulator", i + 1));
             }
         }
