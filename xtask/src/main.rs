@@ -1,9 +1,12 @@
 //! `cargo xtask <task>`: automation that is easier to read in Rust than in shell.
 //!
-//! - `fixtures`: rewrites every generated fixture: the demo events and, through the golden test with
-//!   `UPDATE_FIXTURES=1`, each case's `event.tsv` and `expected.json`. Review the diff before committing.
-//! - `corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE]`: writes a synthetic corpus of
-//!   enriched events (stdout by default).
+//! - `fixtures`: rewrites every generated fixture: the demo events, the Lambda batches of mixed plain and
+//!   compressed records and, through the golden test with `UPDATE_FIXTURES=1`, each case's `event.tsv`
+//!   and `expected.json`. Review the diff before committing.
+//! - `corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE] [--records zstd|gzip|plain]
+//!   [--per-record K]`: writes a synthetic corpus of enriched events (stdout by default): TSV lines, or
+//!   with `--records` one base64 stream record per line holding K events each (default 100), as
+//!   `snowplow-personalize run --record-lines` reads them.
 //! - `bench [--events N] [--runs R] [--mix realistic|uniform]`: on one corpus, alternating runs of
 //!   `snowplow-personalize run`, the seed pipeline (`node ../shared/reference/seed-pipeline.js --bench`)
 //!   and `wc -l`; prints medians, events/s, MB/s, the ratios and peak memory.
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use snowplow_enriched::{Compression, encode_record};
 use synthetic_events::{Corpus, DEMO_EVENTS, DEMO_SEED, Mix};
 
 fn main() -> anyhow::Result<()> {
@@ -29,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         "bench" => bench(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask fixtures | cargo xtask corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE]"
+                "usage: cargo xtask fixtures | corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE] [--records zstd|gzip|plain] [--per-record K] | bench | lambda"
             );
             bail!("unknown task {task:?}")
         }
@@ -45,6 +49,7 @@ fn fixtures() -> anyhow::Result<()> {
     std::fs::create_dir_all(demo.parent().unwrap_or(&root()))?;
     write_corpus(&mut BufWriter::new(File::create(&demo)?), DEMO_EVENTS, Mix::Realistic, DEMO_SEED)?;
     eprintln!("wrote {}", demo.display());
+    mixed_record_batches()?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
         .args(["test", "--quiet", "-p", "flavours", "--test", "golden"])
@@ -78,6 +83,7 @@ fn corpus(args: &[String]) -> anyhow::Result<()> {
     let mut mix = Mix::Realistic;
     let mut seed = 1;
     let mut out = None;
+    let (mut records, mut per_record) = (None, 100);
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -86,14 +92,134 @@ fn corpus(args: &[String]) -> anyhow::Result<()> {
             "--mix" => mix = value()?.parse().map_err(anyhow::Error::msg)?,
             "--seed" => seed = value()?.parse().context("--seed")?,
             "--out" => out = Some(PathBuf::from(value()?)),
+            "--records" => {
+                records = Some(match value()?.as_str() {
+                    "zstd" => Compression::Zstd,
+                    "gzip" => Compression::Gzip,
+                    "plain" => Compression::Plain,
+                    other => bail!("--records: {other:?} is not zstd, gzip or plain"),
+                })
+            }
+            "--per-record" => per_record = value()?.parse::<usize>().context("--per-record")?.max(1),
             other => bail!("unknown flag {other}"),
         }
     }
     let events = events.context("--events N is required")?;
-    match out {
-        Some(path) => write_corpus(&mut BufWriter::new(File::create(&path)?), events, mix, seed),
-        None => write_corpus(&mut BufWriter::new(io::stdout().lock()), events, mix, seed),
+    let mut writer: BufWriter<Box<dyn Write>> = BufWriter::new(match out {
+        Some(path) => Box::new(File::create(&path)?),
+        None => Box::new(io::stdout().lock()),
+    });
+    match records {
+        None => write_corpus(&mut writer, events, mix, seed),
+        Some(compression) => write_records(&mut writer, events, mix, seed, compression, per_record),
     }
+}
+
+/// The corpus as stream records, one base64 record per line (as the Kinesis API returns them).
+fn write_records(
+    out: &mut impl Write,
+    events: usize,
+    mix: Mix,
+    seed: u64,
+    compression: Compression,
+    per_record: usize,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let per_record = if compression == Compression::Plain { 1 } else { per_record };
+    let lines: Vec<Vec<u8>> = Corpus::new(seed, mix).take(events).collect();
+    for chunk in lines.chunks(per_record) {
+        let record = encode_record(compression, chunk)?;
+        out.write_all(base64::engine::general_purpose::STANDARD.encode(record).as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `fixtures/lambda/{kinesis,sqs}-mixed-records.json`: one batch of a plain record, a zstd and a gzip
+/// record of several events (one of them bad), and a gzip record whose stream is cut short (the upstream
+/// vector), made from the golden cases so that what each should give is known.
+fn mixed_record_batches() -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let case = |name: &str| -> anyhow::Result<Vec<u8>> {
+        let path = root().join("fixtures").join(name).join("event.tsv");
+        let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(text.strip_suffix(b"\n").unwrap_or(&text).to_vec())
+    };
+    let records = [
+        encode_record(Compression::Plain, &[case("hyper-t/view-item")?])?,
+        encode_record(
+            Compression::Zstd,
+            &[
+                case("classic-ecommerce/purchase")?,
+                case("core/filtered-page-view")?,
+                case("element-tracking/recommendation-click")?,
+            ],
+        )?,
+        encode_record(
+            Compression::Gzip,
+            &[case("enhanced-ecommerce/purchase")?, case("core/wrong-field-count-130")?, case("hyper-t/create-order")?],
+        )?,
+        std::fs::read(root().join("fixtures/upstream/compressed-records/gzip_truncated_stream.bin"))?,
+    ];
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let kinesis: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let sequence = format!("4959033000000000000000000000000000000000000000000000010{i}");
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": format!("pk-{i}"),
+                    "sequenceNumber": sequence,
+                    "data": base64(record),
+                    "approximateArrivalTimestamp": 1714558503.0
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/snowplow-personalize",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/enriched-good"
+            })
+        })
+        .collect();
+    let sqs: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            // SQS bodies are text: a plain event as it is, a compressed record in base64.
+            let body = match Compression::sniff(record) {
+                Compression::Plain => String::from_utf8_lossy(record).into_owned(),
+                _ => base64(record),
+            };
+            serde_json::json!({
+                "messageId": format!("0a1b2c3d-0000-4000-8000-00000000010{i}"),
+                "receiptHandle": format!("AQEB1{i}"),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1714558503000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1714558503001"
+                },
+                "messageAttributes": {},
+                "md5OfBody": "00000000000000000000000000000000",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:enriched-good",
+                "awsRegion": "eu-west-1"
+            })
+        })
+        .collect();
+    for (name, records) in [("kinesis-mixed-records.json", kinesis), ("sqs-mixed-records.json", sqs)] {
+        let path = root().join("fixtures/lambda").join(name);
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "Records": records }))?;
+        std::fs::write(&path, text + "\n")?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn write_corpus(out: &mut impl Write, events: usize, mix: Mix, seed: u64) -> anyhow::Result<()> {

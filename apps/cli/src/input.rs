@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use snowplow_enriched::{Compression, RecordEvents, RecordLimits};
 
 /// One input as the user named it.
 pub(crate) struct Input {
@@ -164,38 +165,76 @@ mod tests {
     }
 }
 
-/// Where a line came from, for bad rows.
+/// Where an event came from, for bad rows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Place<'n> {
     pub(crate) file: &'n str,
     /// 1-based, per file.
     pub(crate) line: u64,
+    /// With `--record-lines`, the event's 1-based position in a compressed record.
+    pub(crate) event: Option<u64>,
 }
 
-/// Calls `each` with every line of every input in order: `Ok(bytes)` for a line, `Err(length)` for one
-/// over `max_line_bytes`. Drives the progress bar when there is one, and clears it at the end.
-pub(crate) fn for_each_line(
+/// How the input is read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// Longer lines are not kept in memory; they become bad rows.
+    pub(crate) max_line_bytes: usize,
+    /// `Some`: each line is one base64 stream record (plain, zstd or gzip), decoded with these caps.
+    pub(crate) records: Option<RecordLimits>,
+}
+
+/// Input that yields no event to map.
+#[derive(Debug, Clone)]
+pub(crate) enum Unreadable {
+    TooLong {
+        length: u64,
+        max: usize,
+    },
+    /// A stream record that is not base64, or whose decoding stopped at a fault.
+    Record(String),
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::TooLong { length, max } => {
+                write!(f, "line is {length} bytes long, over the limit of {max} (--max-line-bytes)")
+            }
+            Unreadable::Record(error) => f.write_str(error),
+        }
+    }
+}
+
+/// Calls `each` with every event of every input in order: `Ok(bytes)` for an event, `Err` for input
+/// that yields none (a line over the limit, a broken record). Drives the progress bar when there is
+/// one, and clears it at the end.
+pub(crate) fn for_each_event(
     names: &[String],
-    max_line_bytes: usize,
+    reading: Reading,
     bar: Option<&ProgressBar>,
-    mut each: impl FnMut(Place<'_>, Result<&[u8], u64>) -> anyhow::Result<()>,
+    mut each: impl FnMut(Place<'_>, Result<&[u8], Unreadable>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let counter = ByteCounter::default();
     let mut events: u64 = 0;
     let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(64 * 1024);
+    let mut record = Vec::new();
     for name in names {
         let mut input = open(name, &counter)?;
         let mut line = 0;
-        while let Some(status) =
-            read_line(input.reader.as_mut(), &mut buf, max_line_bytes).with_context(|| format!("cannot read {name}"))?
+        while let Some(status) = read_line(input.reader.as_mut(), &mut buf, reading.max_line_bytes)
+            .with_context(|| format!("cannot read {name}"))?
         {
             line += 1;
             events += 1;
-            let place = Place { file: &input.name, line };
-            match status {
-                Line::Complete => each(place, Ok(&buf))?,
-                Line::TooLong(length) => each(place, Err(length))?,
+            let place = Place { file: &input.name, line, event: None };
+            match (status, reading.records) {
+                (Line::Complete, None) => each(place, Ok(&buf))?,
+                (Line::Complete, Some(limits)) => each_record_event(place, &buf, &mut record, limits, &mut each)?,
+                (Line::TooLong(length), _) => {
+                    each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?;
+                }
             }
             if let Some(bar) = bar {
                 if events % 4096 == 0 {
@@ -208,6 +247,33 @@ pub(crate) fn for_each_line(
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    Ok(())
+}
+
+/// One `--record-lines` line: base64 of a stream record, whose events go to `each` one by one.
+fn each_record_event(
+    place: Place<'_>,
+    line: &[u8],
+    record: &mut Vec<u8>,
+    limits: RecordLimits,
+    each: &mut impl FnMut(Place<'_>, Result<&[u8], Unreadable>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    record.clear();
+    let text = line.strip_suffix(b"\r").unwrap_or(line);
+    if let Err(e) = base64::engine::general_purpose::STANDARD.decode_vec(text, record) {
+        return each(place, Err(Unreadable::Record(format!("the line is not a base64 stream record: {e}"))));
+    }
+    let mut events = RecordEvents::new(record, limits);
+    let compressed = events.compression() != Compression::Plain;
+    let mut position = 0;
+    while let Some(next) = events.next_event() {
+        position += 1;
+        match next {
+            Ok(event) => each(Place { event: compressed.then_some(position), ..place }, Ok(event))?,
+            Err(e) => each(Place { event: Some(e.event), ..place }, Err(Unreadable::Record(e.to_string())))?,
+        }
     }
     Ok(())
 }

@@ -160,11 +160,19 @@ struct Inputs {
     /// Never draw the progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// Each line is one stream record in base64, as the Kinesis API returns them: a plain enriched
+    /// event, or a zstd or gzip record of many (Enrich 6.11+). Caps come from the settings' `[records]`.
+    #[arg(long)]
+    record_lines: bool,
 }
 
 impl Inputs {
     fn names(&self) -> Vec<String> {
         if self.files.is_empty() { vec!["-".to_owned()] } else { self.files.clone() }
+    }
+
+    fn reading(&self, settings: &Settings) -> input::Reading {
+        input::Reading { max_line_bytes: self.max_line_bytes, records: self.record_lines.then_some(settings.records) }
     }
 }
 
@@ -226,7 +234,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let options = RunOptions {
         inputs: names,
-        max_line_bytes: args.inputs.max_line_bytes,
+        reading: args.inputs.reading(&settings),
         progress,
         outcomes: args.outcomes,
         threads,
@@ -298,7 +306,7 @@ fn demo() -> anyhow::Result<()> {
     let pipeline = Pipeline::new(&Settings::default())?;
     let options = RunOptions {
         inputs: vec![input::DEMO_INPUT.to_owned()],
-        max_line_bytes: 1 << 20,
+        reading: input::Reading { max_line_bytes: 1 << 20, records: None },
         progress: None,
         outcomes: false,
         threads: 1,
@@ -333,19 +341,19 @@ fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
     let progress = input::progress(&names, !inputs.no_progress);
     let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
     let mut bad = 0u64;
-    input::for_each_line(&names, inputs.max_line_bytes, progress.as_ref(), |place, line| {
-        let line = match line {
-            Ok(line) => line,
-            Err(length) => {
+    input::for_each_event(&names, inputs.reading(&Settings::default()), progress.as_ref(), |place, event| {
+        let event = match event {
+            Ok(event) => event,
+            Err(unreadable) => {
                 bad += 1;
-                return bad_rows.write(&BadRow::too_long(place, length, inputs.max_line_bytes));
+                return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
             }
         };
-        match Event::parse(line).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
+        match Event::parse(event).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
             Ok(json) => out.json_line(&json),
             Err(error) => {
                 bad += 1;
-                bad_rows.write(&BadRow { file: place.file, line: place.line, event_id: None, error: error.to_string() })
+                bad_rows.write(&BadRow::new(place, None, error.to_string()))
             }
         }
     })?;

@@ -9,12 +9,12 @@ use interactions::{Interaction, Outcome, Pipeline, Tally};
 use personalize_events::{Batcher, PutEventsRequest, translate};
 use serde::Serialize;
 
-use crate::input::{Place, for_each_line};
+use crate::input::{Place, Reading, Unreadable, for_each_event};
 use crate::output::{BadRows, Output};
 
 pub(crate) struct RunOptions {
     pub(crate) inputs: Vec<String>,
-    pub(crate) max_line_bytes: usize,
+    pub(crate) reading: Reading,
     pub(crate) progress: Option<indicatif::ProgressBar>,
     /// Print every line's outcome instead of the interactions only.
     pub(crate) outcomes: bool,
@@ -27,25 +27,25 @@ pub(crate) struct RunOptions {
 pub(crate) struct BadRow<'a> {
     pub(crate) file: &'a str,
     pub(crate) line: u64,
+    /// With `--record-lines`: the event's position in its compressed record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) event: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) event_id: Option<&'a str>,
     pub(crate) error: String,
 }
 
 impl<'a> BadRow<'a> {
-    pub(crate) fn too_long(place: Place<'a>, length: u64, max: usize) -> Self {
-        BadRow {
-            file: place.file,
-            line: place.line,
-            event_id: None,
-            error: format!("line is {length} bytes long, over the limit of {max} (--max-line-bytes)"),
-        }
+    pub(crate) fn new(place: Place<'a>, event_id: Option<&'a str>, error: String) -> Self {
+        BadRow { file: place.file, line: place.line, event: place.event, event_id, error }
     }
 }
 
 #[derive(Serialize)]
 struct Traced<'a> {
     line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<u64>,
     #[serde(flatten)]
     outcome: &'a Outcome,
 }
@@ -91,13 +91,7 @@ impl Target {
         let translation = match translate(interaction) {
             Ok(t) => t,
             Err(error) => {
-                let row = BadRow {
-                    file: place.file,
-                    line: place.line,
-                    event_id: Some(&interaction.event_id),
-                    error: error.to_string(),
-                };
-                return bad_rows.write(&row);
+                return bad_rows.write(&BadRow::new(place, Some(&interaction.event_id), error.to_string()));
             }
         };
         translating.metrics.count_translation(&translation);
@@ -154,33 +148,27 @@ impl Handling<'_> {
     fn line(
         &mut self,
         place: Place<'_>,
-        outcome: Result<Outcome, u64>,
+        outcome: Result<Outcome, Unreadable>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(length) => {
+            Err(unreadable) => {
                 self.tally.record_unreadable();
-                return bad_rows.write(&BadRow::too_long(place, length, self.options.max_line_bytes));
+                return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
             }
         };
         self.tally.record(&outcome);
         if self.options.outcomes {
-            out.json_line(&Traced { line: place.line, outcome: &outcome })?;
+            out.json_line(&Traced { line: place.line, event: place.event, outcome: &outcome })?;
         }
         match &outcome {
             Outcome::Interaction { interaction, .. } if !self.options.outcomes => {
                 self.target.interaction(interaction, place, out, bad_rows)?;
             }
             Outcome::Bad { event_id, error } => {
-                let row = BadRow {
-                    file: place.file,
-                    line: place.line,
-                    event_id: event_id.as_deref(),
-                    error: error.to_string(),
-                };
-                bad_rows.write(&row)?;
+                bad_rows.write(&BadRow::new(place, event_id.as_deref(), error.to_string()))?;
             }
             _ => {}
         }
@@ -197,8 +185,8 @@ pub(crate) fn run(
 ) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
     let mut handling = Handling { options, target, tally: Tally::default() };
     if options.threads <= 1 {
-        for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
-            handling.line(place, line.map(|l| pipeline.process(l)), out, bad_rows)
+        for_each_event(&options.inputs, options.reading, options.progress.as_ref(), |place, event| {
+            handling.line(place, event.map(|e| pipeline.process(e)), out, bad_rows)
         })?;
     } else {
         parallel::run(pipeline, options, &mut handling, out, bad_rows)?;
@@ -211,7 +199,7 @@ pub(crate) fn run(
 }
 
 /// Mapping on several threads with results in input order: the reading thread cuts the input into
-/// blocks of lines, workers map whole blocks, and the reading thread handles their outcomes in block
+/// blocks of events, workers map whole blocks, and the reading thread handles their outcomes in block
 /// order. Memory stays bounded: at most two blocks per worker are in flight.
 mod parallel {
     use std::collections::BTreeMap;
@@ -221,24 +209,30 @@ mod parallel {
     use interactions::{Outcome, Pipeline};
 
     use super::{Handling, RunOptions};
-    use crate::input::{Place, for_each_line};
+    use crate::input::{Place, Unreadable, for_each_event};
     use crate::output::{BadRows, Output};
 
-    /// Lines per block: large enough that handing blocks around costs nothing, small enough that
+    /// Events per block: large enough that handing blocks around costs nothing, small enough that
     /// output starts at once.
-    const BLOCK_LINES: usize = 256;
+    const BLOCK_EVENTS: usize = 256;
 
+    /// Consecutive events of one input.
     #[derive(Default)]
     struct Block {
         file: String,
-        first_line: u64,
         bytes: Vec<u8>,
-        /// Each line's end in `bytes`, or the length of a line too long to keep.
-        lines: Vec<Result<usize, u64>>,
+        entries: Vec<Entry>,
     }
 
-    /// A block's outcomes, one per line: `Err` holds the length of a line too long to map.
-    type Outcomes = Vec<Result<Outcome, u64>>;
+    struct Entry {
+        line: u64,
+        event: Option<u64>,
+        /// The event's end in `bytes`, or why there is no event.
+        end: Result<usize, Unreadable>,
+    }
+
+    /// A block's outcomes, one per entry.
+    type Outcomes = Vec<Result<Outcome, Unreadable>>;
     type Mapped = (u64, Block, Outcomes);
     /// Mapped blocks that arrived before an earlier one, by sequence number.
     type Waiting = BTreeMap<u64, (Block, Outcomes)>;
@@ -262,15 +256,15 @@ mod parallel {
                         let Ok(Ok((seq, block))) = next else { break };
                         let mut start = 0;
                         let outcomes = block
-                            .lines
+                            .entries
                             .iter()
-                            .map(|line| match *line {
+                            .map(|entry| match &entry.end {
                                 Ok(end) => {
-                                    let outcome = pipeline.process(&block.bytes[start..end]);
-                                    start = end;
+                                    let outcome = pipeline.process(&block.bytes[start..*end]);
+                                    start = *end;
                                     Ok(outcome)
                                 }
-                                Err(length) => Err(length),
+                                Err(unreadable) => Err(unreadable.clone()),
                             })
                             .collect();
                         if done_tx.send((seq, block, outcomes)).is_err() {
@@ -284,8 +278,8 @@ mod parallel {
             let mut waiting: Waiting = BTreeMap::new();
             let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
                 while let Some((block, outcomes)) = waiting.remove(next) {
-                    for (i, outcome) in outcomes.into_iter().enumerate() {
-                        let place = Place { file: &block.file, line: block.first_line + i as u64 };
+                    for (entry, outcome) in block.entries.iter().zip(outcomes) {
+                        let place = Place { file: &block.file, line: entry.line, event: entry.event };
                         handling.line(place, outcome, out, bad_rows)?;
                     }
                     *next += 1;
@@ -299,31 +293,25 @@ mod parallel {
                 *sent += 1;
                 Ok(())
             };
-            let result =
-                for_each_line(&options.inputs, options.max_line_bytes, options.progress.as_ref(), |place, line| {
-                    // A block holds consecutive lines of one input (the same file may be named twice).
-                    let follows = block.file == place.file && block.first_line + block.lines.len() as u64 == place.line;
-                    if block.lines.len() == BLOCK_LINES || (!block.lines.is_empty() && !follows) {
-                        send(std::mem::take(&mut block), &mut sent)?;
-                        while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
-                            waiting.insert(seq, (done, outcomes));
-                        }
-                        handle_ready(&mut waiting, &mut next_to_handle)?;
+            let result = for_each_event(&options.inputs, options.reading, options.progress.as_ref(), |place, event| {
+                if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.file != place.file) {
+                    send(std::mem::take(&mut block), &mut sent)?;
+                    while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
+                        waiting.insert(seq, (done, outcomes));
                     }
-                    if block.lines.is_empty() {
-                        block.file = place.file.to_owned();
-                        block.first_line = place.line;
-                    }
-                    match line {
-                        Ok(bytes) => {
-                            block.bytes.extend_from_slice(bytes);
-                            block.lines.push(Ok(block.bytes.len()));
-                        }
-                        Err(length) => block.lines.push(Err(length)),
-                    }
-                    Ok(())
+                    handle_ready(&mut waiting, &mut next_to_handle)?;
+                }
+                if block.entries.is_empty() {
+                    place.file.clone_into(&mut block.file);
+                }
+                let end = event.map(|bytes| {
+                    block.bytes.extend_from_slice(bytes);
+                    block.bytes.len()
                 });
-            if result.is_ok() && !block.lines.is_empty() {
+                block.entries.push(Entry { line: place.line, event: place.event, end });
+                Ok(())
+            });
+            if result.is_ok() && !block.entries.is_empty() {
                 send(block, &mut sent)?;
             }
             drop(work_tx);

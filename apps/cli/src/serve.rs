@@ -71,6 +71,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         bad_records: Arc::new(StdoutBadRecords),
         recommender,
+        record_limits: settings.records,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

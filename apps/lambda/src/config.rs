@@ -10,6 +10,8 @@
 //! | `SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN` | or a Secrets Manager secret holding `user:password` or `{"username","password"}` |
 //! | `SNOWPLOW_PERSONALIZE_DEAD_LETTER_QUEUE_URL` | an SQS queue for bad stream records (logged, without their data, when unset) |
 //! | `SNOWPLOW_PERSONALIZE_MAX_BODY_BYTES` | larger HTTP bodies get 413 (default 1 MiB) |
+//! | `SNOWPLOW_PERSONALIZE_MAX_EVENT_BYTES` | longer stream events are bad rows (default 1 MiB; settings `[records]`) |
+//! | `SNOWPLOW_PERSONALIZE_MAX_RECORD_BYTES` | a compressed record decompressing to more is cut there with a bad row (default 64 MiB) |
 //! | `SNOWPLOW_PERSONALIZE_CALLS_PER_SECOND` | PutEvents calls per second per tracking id (default 1000) |
 //! | `SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS` | attempts per call (default 10) |
 //! | `SNOWPLOW_PERSONALIZE_ATTEMPT_TIMEOUT_MS` | per-attempt timeout (default 5000) |
@@ -24,12 +26,15 @@ use delivery::{Metrics, SdkApi, SendConfig, Sender};
 use handlers::{App, BasicAuth, StdoutBadRecords};
 use interactions::{Pipeline, Settings};
 use personalize_events::DeliverySettings;
+use snowplow_enriched::RecordLimits;
 
 pub const SETTINGS_VAR: &str = "SNOWPLOW_PERSONALIZE_SETTINGS";
 pub const BASIC_AUTH_VAR: &str = "SNOWPLOW_PERSONALIZE_BASIC_AUTH";
 pub const BASIC_AUTH_SECRET_VAR: &str = "SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN";
 pub const DEAD_LETTER_QUEUE_VAR: &str = "SNOWPLOW_PERSONALIZE_DEAD_LETTER_QUEUE_URL";
 pub const MAX_BODY_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_BODY_BYTES";
+pub const MAX_EVENT_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_EVENT_BYTES";
+pub const MAX_RECORD_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_RECORD_BYTES";
 pub const CALLS_PER_SECOND_VAR: &str = "SNOWPLOW_PERSONALIZE_CALLS_PER_SECOND";
 pub const MAX_ATTEMPTS_VAR: &str = "SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS";
 pub const ATTEMPT_TIMEOUT_VAR: &str = "SNOWPLOW_PERSONALIZE_ATTEMPT_TIMEOUT_MS";
@@ -113,6 +118,10 @@ pub async fn app_from_env() -> anyhow::Result<App<SdkApi>> {
         max_body_bytes: number(MAX_BODY_VAR, handlers::DEFAULT_MAX_BODY_BYTES)?,
         bad_records,
         recommender,
+        record_limits: RecordLimits {
+            max_event_bytes: number(MAX_EVENT_VAR, settings.records.max_event_bytes)?,
+            max_record_bytes: number(MAX_RECORD_VAR, settings.records.max_record_bytes)?,
+        },
     })
 }
 

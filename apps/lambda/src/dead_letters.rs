@@ -3,11 +3,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use base64::Engine as _;
 use handlers::{BadRecord, BadRecords, StdoutBadRecords};
 use serde_json::json;
 
-/// Sends each bad record as one message (`{record_id, event_id, error, data}`, the record as text) in
-/// batches of ten. What the queue does not take is logged, without its data.
+/// Sends each bad record as one message (`{record_id, event, event_id, error, data}`: the event as
+/// text, or `data_base64` for a corrupt compressed record) in batches of ten. What the queue does not take is logged, without its data.
 #[derive(Debug, Clone)]
 pub struct SqsBadRecords {
     client: aws_sdk_sqs::Client,
@@ -24,12 +25,18 @@ impl SqsBadRecords {
             .iter()
             .enumerate()
             .map(|(i, row)| {
-                let body = json!({
+                let mut body = json!({
                     "record_id": row.record_id,
+                    "event": row.event,
                     "event_id": row.event_id,
                     "error": row.error,
-                    "data": String::from_utf8_lossy(&row.data),
                 });
+                // A TSV event travels as text; a corrupt compressed record is binary, so it goes in
+                // base64 rather than mangled.
+                match std::str::from_utf8(&row.data) {
+                    Ok(text) => body["data"] = text.into(),
+                    Err(_) => body["data_base64"] = base64::engine::general_purpose::STANDARD.encode(&row.data).into(),
+                }
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body.to_string())

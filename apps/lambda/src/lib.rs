@@ -86,7 +86,7 @@ async fn sqs<A: EventsApi>(app: &App<A>, event: SqsEvent) -> anyhow::Result<Valu
     let records: Vec<Record> = event
         .records
         .into_iter()
-        .map(|m| Record { id: m.message_id.unwrap_or_default(), data: m.body.unwrap_or_default().into_bytes() })
+        .map(|m| Record::from_sqs(m.message_id.unwrap_or_default(), m.body.unwrap_or_default()))
         .collect();
     let failed = app.handle_records(&records).await;
     let mut response = SqsEventResponse::default();

@@ -45,6 +45,7 @@ async fn app(faults: Faults) -> (Emulator, App<SdkApi>) {
         max_body_bytes: 1 << 20,
         bad_records: Arc::new(StdoutBadRecords),
         recommender: None,
+        record_limits: Default::default(),
     };
     (emulator, app)
 }
@@ -176,19 +177,22 @@ async fn fake_sqs() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
     (url, seen)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_records_go_to_the_dead_letter_queue() {
-    let (sqs_url, seen) = fake_sqs().await;
+fn sqs_client(url: &str) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new("x", "y", None, None, "test"))
-        .endpoint_url(&sqs_url)
+        .endpoint_url(url)
         .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_go_to_the_dead_letter_queue() {
+    let (sqs_url, seen) = fake_sqs().await;
     let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/bad-records".to_owned();
     let (emulator, mut app) = app(Faults::default()).await;
-    app.bad_records =
-        Arc::new(lambda::dead_letters::SqsBadRecords::new(aws_sdk_sqs::Client::from_conf(config), queue.clone()));
+    app.bad_records = Arc::new(lambda::dead_letters::SqsBadRecords::new(sqs_client(&sqs_url), queue.clone()));
     let answer = lambda::dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.accepted().len(), 3);
@@ -200,4 +204,62 @@ async fn bad_records_go_to_the_dead_letter_queue() {
     assert_eq!(message["record_id"], kinesis["Records"][2]["kinesis"]["sequenceNumber"]);
     assert_eq!(message["data"], "not an enriched event");
     assert!(message["error"].as_str().unwrap().contains("131 tab-separated fields"));
+}
+
+/// Plain, zstd and gzip records in one batch (fixtures/lambda/*-mixed-records.json, from `cargo xtask
+/// fixtures`): a plain view_item, a zstd record of a purchase, a filtered page view and a
+/// recommendation click, a gzip record of a GA purchase, an event with 130 fields and a create_order,
+/// and the upstream gzip record whose stream is cut short after two events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_plain_and_compressed_records() {
+    let (sqs_url, seen) = fake_sqs().await;
+    let sqs = sqs_client(&sqs_url);
+    for (name, id_of) in [
+        (
+            "kinesis-mixed-records.json",
+            &(|r: &Value| r["kinesis"]["sequenceNumber"].clone()) as &dyn Fn(&Value) -> Value,
+        ),
+        ("sqs-mixed-records.json", &|r: &Value| r["messageId"].clone()),
+    ] {
+        seen.lock().unwrap().clear();
+        let (emulator, mut app) = app(Faults::default()).await;
+        app.bad_records = Arc::new(lambda::dead_letters::SqsBadRecords::new(sqs.clone(), "q".into()));
+        let batch = payload(name);
+        let answer = lambda::dispatch(&app, &batch.to_string()).await.unwrap();
+        assert_eq!(answer, serde_json::json!({"batchItemFailures": []}), "{name}");
+        // 1 view + 1 purchase + 1 click (one event with its impression) + 2 GA products + 2 order items.
+        let mut ids: Vec<String> =
+            emulator.accepted().iter().map(|a| a.event.event_id.clone().unwrap_or_default()).collect();
+        ids.sort();
+        assert_eq!(ids.len(), 7, "{name}: {ids:?}");
+        assert_eq!(emulator.stats().duplicate_events, 0);
+
+        let requests = seen.lock().unwrap().clone();
+        let messages: Vec<Value> = requests
+            .iter()
+            .flat_map(|r| r["Entries"].as_array().unwrap().clone())
+            .map(|e| serde_json::from_str(e["MessageBody"].as_str().unwrap()).unwrap())
+            .collect();
+        assert_eq!(messages.len(), 2, "{name}: {messages:?}");
+        let records = batch["Records"].as_array().unwrap();
+        // The bad event of the gzip record, named by record and position, with its own bytes as text.
+        assert_eq!(messages[0]["record_id"], id_of(&records[2]));
+        assert_eq!(messages[0]["event"], 2);
+        assert!(messages[0]["error"].as_str().unwrap().contains("131 tab-separated fields"), "{}", messages[0]);
+        assert!(messages[0]["data"].as_str().unwrap().contains('\t'));
+        // The cut-short record: its two events went on (page views, filtered), the record is kept whole.
+        assert_eq!(messages[1]["record_id"], id_of(&records[3]));
+        assert_eq!(messages[1]["event"], 3);
+        assert!(messages[1]["error"].as_str().unwrap().starts_with("gzip record, event 3 at byte 1253"));
+        assert!(messages[1]["data_base64"].as_str().unwrap().starts_with("H4sI"));
+    }
+
+    // Personalize failing: every record with an event to deliver comes back, the corrupt one does not.
+    let (_emulator, app) = app(Faults { server_error: 1.0, ..Faults::default() }).await;
+    let batch = payload("kinesis-mixed-records.json");
+    let answer = lambda::dispatch(&app, &batch.to_string()).await.unwrap();
+    let failed: Vec<&str> =
+        answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
+    let sequence = |i: usize| batch["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
+    assert_eq!(failed, [sequence(0), sequence(1), sequence(2)]);
 }

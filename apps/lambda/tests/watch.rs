@@ -188,6 +188,17 @@ async fn the_binary_under_cargo_lambda_watch() {
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.stats().duplicate_events, 3, "the SQS batch holds the same events as the Kinesis one");
 
+    // Plain, zstd and gzip records in one batch (Enrich 6.11+ after switching compression on): 7 events,
+    // of which the view, the purchase and the click were delivered by the first batch already.
+    let before = emulator.stats();
+    let answer = invoke(port, &payload("kinesis-mixed-records.json"));
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    let after = emulator.stats();
+    assert_eq!(
+        (after.accepted_events - before.accepted_events, after.duplicate_events - before.duplicate_events),
+        (4, 3)
+    );
+
     for name in ["apigw-rest-interactions.json", "apigw-http-interactions.json", "function-url-interactions.json"] {
         let answer = invoke(port, &payload(name));
         assert_eq!(answer["statusCode"], 200, "{name}: {answer}");

@@ -9,7 +9,8 @@
 //!   Lambda serves it: Personalize Runtime `GetRecommendations` for the named recommender (names resolve
 //!   to ARNs in the settings), answered with the items and the `recommendationId` the site writes into
 //!   its widget so that clicks are attributed.
-//! - [`App::handle_records`]: enriched TSV records from a Kinesis or SQS trigger through parse, filter,
+//! - [`App::handle_records`]: enriched records (plain TSV, or Enrich's zstd and gzip records of many
+//!   events, mixed in one batch) from a Kinesis or SQS trigger through parse, filter,
 //!   map and delivery in one pass, grouping calls across the whole batch; returns the ids of the records
 //!   whose events could not be delivered (for `batchItemFailures`) and only those. Bad records go to the
 //!   [`BadRecords`] sink and never fail the batch.
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use delivery::{EventsApi, Metrics, Sender};
 use interactions::Pipeline;
 use personalize_events::DeliverySettings;
+use snowplow_enriched::RecordLimits;
 
 /// Everything the handlers need, built once at cold start.
 pub struct App<A: EventsApi> {
@@ -45,6 +47,8 @@ pub struct App<A: EventsApi> {
     pub bad_records: Arc<dyn BadRecords>,
     /// Personalize Runtime, for `POST /` `get_recommendations`; `None` when no recommender is configured.
     pub recommender: Option<Arc<dyn delivery::Recommender>>,
+    /// Caps on what one stream record may decompress to.
+    pub record_limits: RecordLimits,
 }
 
 impl<A: EventsApi> std::fmt::Debug for App<A> {

@@ -62,6 +62,7 @@ async fn setup(faults: Faults) -> Setup {
         max_body_bytes: 64 * 1024,
         bad_records: bad.clone(),
         recommender: Some(Arc::new(delivery::SdkRecommender::for_endpoint(&emulator.endpoint_url()))),
+        record_limits: Default::default(),
     };
     Setup { emulator, app, bad }
 }

@@ -60,6 +60,8 @@ pub struct Settings {
     /// `[personalize]`: delivery settings, read by the delivery side (`personalize-events`), kept here
     /// so that one file configures a deployment.
     pub personalize: toml::Table,
+    /// `[records]`: caps on what one stream record may decompress to (Enrich's compressed records).
+    pub records: snowplow_enriched::RecordLimits,
 }
 
 impl Settings {

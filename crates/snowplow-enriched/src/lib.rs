@@ -7,6 +7,8 @@
 //! - Entities in `contexts`, `derived_contexts` and `unstruct_event` are addressed by Iglu vendor, name
 //!   and model ([`SchemaKey`]) and parsed lazily ([`Event::context`], [`Event::unstruct`]).
 //! - [`Event::to_json`] renders the event as the Go Analytics SDK does.
+//! - [`RecordEvents`] decodes a stream record into its events: one plain event, or the zstd or gzip
+//!   records of Enrich 6.11+ holding many.
 //!
 //! This crate knows nothing of Personalize or of any tracking flavour.
 
@@ -16,6 +18,7 @@ mod fields;
 mod iglu;
 mod json;
 mod loose;
+mod record;
 mod timestamp;
 pub mod tsv;
 
@@ -25,4 +28,5 @@ pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
 pub use loose::Loose;
+pub use record::{Compression, RecordError, RecordEvents, RecordFault, RecordLimits, encode_record};
 pub use timestamp::{Timestamp, TimestampError};
