@@ -10,6 +10,11 @@
 //! - `bench [--events N] [--runs R] [--mix realistic|uniform]`: on one corpus, alternating runs of
 //!   `snowplow-personalize run`, the seed pipeline (`node ../shared/reference/seed-pipeline.js --bench`)
 //!   and `wc -l`; prints medians, events/s, MB/s, the ratios and peak memory.
+//! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
+//!   cargo-fuzz`, stable toolchain through `RUSTC_BOOTSTRAP=1`) for N seconds (default 60) from seeds
+//!   made of `fixtures/` and the corpus kept in `target/fuzz/corpus/`, and prints executions and time.
+//!   A crash is saved under `target/fuzz/artifacts/`; copy it into `fixtures/fuzz/<target>/` so the
+//!   replay test keeps it fixed.
 //! - `lambda`: builds the Lambda's deployment zip with cargo-lambda (`pip install cargo-lambda`), for
 //!   `deploy/template.yaml`.
 
@@ -31,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         "corpus" => corpus(&rest),
         "lambda" => lambda(),
         "bench" => bench(&rest),
+        "fuzz" => fuzz(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask fixtures | corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE] [--records zstd|gzip|plain] [--per-record K] | bench | lambda"
@@ -348,6 +354,67 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             rate(ours_s) / ref_processing.max(1.0),
             ours_s / wc_s
         );
+    }
+    Ok(())
+}
+
+/// `cargo xtask fuzz TARGET|all [--seconds N]`.
+fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    let mut seconds: u64 = 60;
+    let mut target = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => seconds = args.next().context("--seconds needs a value")?.parse().context("--seconds")?,
+            name if target.is_none() => target = Some(name.to_owned()),
+            other => bail!("unexpected argument {other}"),
+        }
+    }
+    let known: Vec<&str> = fuzz_checks::TARGETS.iter().map(|(name, _)| *name).collect();
+    let targets = match target.as_deref() {
+        Some("all") => known.clone(),
+        Some(name) if known.contains(&name) => vec![name],
+        _ => bail!("usage: cargo xtask fuzz <{}|all> [--seconds N]", known.join("|")),
+    };
+    for target in targets {
+        let work = root().join("target/fuzz");
+        let (seeds, corpus, artifacts) =
+            (work.join("seeds").join(target), work.join("corpus").join(target), work.join("artifacts").join(target));
+        for dir in [&seeds, &corpus, &artifacts] {
+            std::fs::create_dir_all(dir)?;
+        }
+        for (i, seed) in fuzz_checks::seeds::seeds(target, &root().join("fixtures"))?.iter().enumerate() {
+            std::fs::write(seeds.join(format!("seed-{i:04}")), seed)?;
+        }
+        let path = |p: &Path| p.to_str().map(str::to_owned).context("a non-UTF-8 path");
+        let started = std::time::Instant::now();
+        let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root())
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", "--fuzz-dir", "crates/fuzz", "-O", target, &path(&corpus)?, &path(&seeds)?, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-artifact_prefix={}/", path(&artifacts)?))
+            .args(["-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1"])
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .context("cannot run cargo fuzz (cargo install cargo-fuzz)")?;
+        let log = String::from_utf8_lossy(&output.stderr);
+        let stat = |name: &str| {
+            log.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned())).unwrap_or_else(|| "?".into())
+        };
+        let line = format!(
+            "{target}: {} executions in {:.0} s (build included), corpus {} inputs, peak RSS {} MB",
+            stat("stat::number_of_executed_units:"),
+            started.elapsed().as_secs_f64(),
+            std::fs::read_dir(&corpus)?.count(),
+            stat("stat::peak_rss_mb:"),
+        );
+        if !output.status.success() {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            bail!("{target} failed; the input is in {} (copy it into fixtures/fuzz/{target}/)", artifacts.display());
+        }
+        println!("{line}");
     }
     Ok(())
 }

@@ -168,6 +168,8 @@ mod tests {
 /// Where an event came from, for bad rows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Place<'n> {
+    /// The input's position on the command line (the same file may be named twice).
+    pub(crate) input: usize,
     pub(crate) file: &'n str,
     /// 1-based, per file.
     pub(crate) line: u64,
@@ -207,12 +209,14 @@ impl std::fmt::Display for Unreadable {
 }
 
 /// Calls `each` with every event of every input in order: `Ok(bytes)` for an event, `Err` for input
-/// that yields none (a line over the limit, a broken record). Drives the progress bar when there is
-/// one, and clears it at the end.
+/// that yields none (a line over the limit, a broken record). Lines for which `done(input, line)` holds
+/// are read past without a call (a resumed run). Drives the progress bar when there is one, and
+/// clears it at the end.
 pub(crate) fn for_each_event(
     names: &[String],
     reading: Reading,
     bar: Option<&ProgressBar>,
+    done: impl Fn(usize, u64) -> bool,
     mut each: impl FnMut(Place<'_>, Result<&[u8], Unreadable>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let counter = ByteCounter::default();
@@ -220,15 +224,18 @@ pub(crate) fn for_each_event(
     let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut record = Vec::new();
-    for name in names {
+    for (index, name) in names.iter().enumerate() {
         let mut input = open(name, &counter)?;
         let mut line = 0;
         while let Some(status) = read_line(input.reader.as_mut(), &mut buf, reading.max_line_bytes)
             .with_context(|| format!("cannot read {name}"))?
         {
             line += 1;
+            if done(index, line) {
+                continue;
+            }
             events += 1;
-            let place = Place { file: &input.name, line, event: None };
+            let place = Place { input: index, file: &input.name, line, event: None };
             match (status, reading.records) {
                 (Line::Complete, None) => each(place, Ok(&buf))?,
                 (Line::Complete, Some(limits)) => each_record_event(place, &buf, &mut record, limits, &mut each)?,

@@ -17,6 +17,7 @@ use snowplow_enriched::Event;
 // Links every flavour crate, and with them their mapper registrations.
 use flavours as _;
 
+mod checkpoint;
 mod emulator;
 mod input;
 mod output;
@@ -76,6 +77,14 @@ struct RunArgs {
     /// those to Personalize (credentials and region from the usual AWS chain).
     #[arg(long, value_enum, default_value_t = To::Interactions)]
     to: To,
+    /// With `--to personalize`: resume from this file where an earlier run of the same inputs stopped
+    /// (killed or failed), and record progress in it. Lines after the last checkpoint may be sent
+    /// again; their events keep their ids, so Personalize does not count them twice.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Lines between checkpoints: each one waits for the calls in flight, so fewer cost less.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    checkpoint_every: u64,
     #[command(flatten)]
     delivery: DeliveryArgs,
 }
@@ -223,6 +232,9 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     if args.outcomes && args.to != To::Interactions {
         bail!("--outcomes prints every line's outcome and goes with --to interactions only");
     }
+    if args.checkpoint.is_some() && args.to != To::Personalize {
+        bail!("--checkpoint records what was delivered and goes with --to personalize only");
+    }
     let settings = match &args.settings {
         Some(path) => Settings::load(path)?,
         None => Settings::default(),
@@ -232,12 +244,23 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let progress = input::progress(&names, !args.inputs.no_progress);
     let mut bad_rows = BadRows::open(args.inputs.bad_rows.as_deref(), progress.as_ref())?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let checkpoint = match &args.checkpoint {
+        Some(path) => Some(checkpoint::Checkpointing::open(path, args.checkpoint_every, &names)?),
+        None => None,
+    };
+    if let Some(resume) = checkpoint.as_ref().and_then(|c| c.resume.as_ref()) {
+        match resume.complete {
+            true => eprintln!("the checkpoint says this run finished; nothing to send"),
+            false => eprintln!("resuming after line {} of {}", resume.line, names[resume.input.min(names.len() - 1)]),
+        }
+    }
     let options = RunOptions {
         inputs: names,
         reading: args.inputs.reading(&settings),
         progress,
         outcomes: args.outcomes,
         threads,
+        checkpoint,
     };
     let translating = |tracking_id: String| Translating {
         tracking_id,
@@ -310,6 +333,7 @@ fn demo() -> anyhow::Result<()> {
         progress: None,
         outcomes: false,
         threads: 1,
+        checkpoint: None,
     };
     let mut bad_rows = BadRows::open(None, None)?;
     let (tally, metrics) = run::run(&pipeline, &options, target, &mut Output::null(), &mut bad_rows)?;
@@ -341,22 +365,28 @@ fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
     let progress = input::progress(&names, !inputs.no_progress);
     let mut bad_rows = BadRows::open(inputs.bad_rows.as_deref(), progress.as_ref())?;
     let mut bad = 0u64;
-    input::for_each_event(&names, inputs.reading(&Settings::default()), progress.as_ref(), |place, event| {
-        let event = match event {
-            Ok(event) => event,
-            Err(unreadable) => {
-                bad += 1;
-                return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
+    input::for_each_event(
+        &names,
+        inputs.reading(&Settings::default()),
+        progress.as_ref(),
+        |_, _| false,
+        |place, event| {
+            let event = match event {
+                Ok(event) => event,
+                Err(unreadable) => {
+                    bad += 1;
+                    return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
+                }
+            };
+            match Event::parse(event).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
+                Ok(json) => out.json_line(&json),
+                Err(error) => {
+                    bad += 1;
+                    bad_rows.write(&BadRow::new(place, None, error.to_string()))
+                }
             }
-        };
-        match Event::parse(event).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
-            Ok(json) => out.json_line(&json),
-            Err(error) => {
-                bad += 1;
-                bad_rows.write(&BadRow::new(place, None, error.to_string()))
-            }
-        }
-    })?;
+        },
+    )?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;
     if bad > 0 {

@@ -9,6 +9,7 @@ use interactions::{Interaction, Outcome, Pipeline, Tally};
 use personalize_events::{Batcher, PutEventsRequest, translate};
 use serde::Serialize;
 
+use crate::checkpoint::{Checkpoint, Checkpointing};
 use crate::input::{Place, Reading, Unreadable, for_each_event};
 use crate::output::{BadRows, Output};
 
@@ -20,6 +21,15 @@ pub(crate) struct RunOptions {
     pub(crate) outcomes: bool,
     /// Threads mapping events; output keeps input order whatever the number.
     pub(crate) threads: usize,
+    /// `--checkpoint`: resume where an earlier run stopped, and record progress.
+    pub(crate) checkpoint: Option<Checkpointing>,
+}
+
+impl RunOptions {
+    /// Whether an earlier run finished this line already.
+    fn done(&self, input: usize, line: u64) -> bool {
+        self.checkpoint.as_ref().is_some_and(|c| c.done_before(input, line))
+    }
 }
 
 /// A bad row: where the event was, what it was, and what is wrong with it.
@@ -109,6 +119,24 @@ impl Target {
         Ok(())
     }
 
+    /// Sends what is batched and waits until everything submitted is delivered or dead-lettered (the
+    /// dead letters flushed), so that a checkpoint may be written.
+    fn sync(&mut self, out: &mut Output) -> anyhow::Result<()> {
+        let (translating, mut sending) = match self {
+            Target::Interactions => return Ok(()),
+            Target::PutEvents(t) => (t, None),
+            Target::Personalize(t, s) => (t, Some(s)),
+        };
+        for request in translating.batcher.flush() {
+            emit(request, sending.as_deref_mut(), out)?;
+        }
+        if let Some(Sending { runtime, flight, dead_letters }) = sending {
+            dead_letters.write_all(&runtime.block_on(flight.drain()))?;
+            dead_letters.flush()?;
+        }
+        Ok(())
+    }
+
     /// Sends what is still batched and waits for deliveries in flight.
     fn finish(self, out: &mut Output) -> anyhow::Result<Option<MetricsSnapshot>> {
         let (mut translating, mut sending) = match self {
@@ -142,10 +170,40 @@ struct Handling<'r> {
     options: &'r RunOptions,
     target: Target,
     tally: Tally,
+    /// Events handled since the last checkpoint.
+    since_checkpoint: u64,
 }
 
 impl Handling<'_> {
     fn line(
+        &mut self,
+        place: Place<'_>,
+        outcome: Result<Outcome, Unreadable>,
+        out: &mut Output,
+        bad_rows: &mut BadRows,
+    ) -> anyhow::Result<()> {
+        self.handle(place, outcome, out, bad_rows)?;
+        if let Some(checkpointing) = &self.options.checkpoint {
+            self.since_checkpoint += 1;
+            if self.since_checkpoint >= checkpointing.every {
+                self.since_checkpoint = 0;
+                self.target.sync(out)?;
+                out.flush().context("cannot write output")?;
+                bad_rows.flush()?;
+                // The event may not be its record's last; only the lines before it are surely done.
+                let line = if place.event.is_some() { place.line - 1 } else { place.line };
+                checkpointing.write(&Checkpoint {
+                    inputs: self.options.inputs.clone(),
+                    input: place.input,
+                    line,
+                    complete: false,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(
         &mut self,
         place: Place<'_>,
         outcome: Result<Outcome, Unreadable>,
@@ -183,9 +241,10 @@ pub(crate) fn run(
     out: &mut Output,
     bad_rows: &mut BadRows,
 ) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
-    let mut handling = Handling { options, target, tally: Tally::default() };
+    let mut handling = Handling { options, target, tally: Tally::default(), since_checkpoint: 0 };
+    let done = |input, line| options.done(input, line);
     if options.threads <= 1 {
-        for_each_event(&options.inputs, options.reading, options.progress.as_ref(), |place, event| {
+        for_each_event(&options.inputs, options.reading, options.progress.as_ref(), done, |place, event| {
             handling.line(place, event.map(|e| pipeline.process(e)), out, bad_rows)
         })?;
     } else {
@@ -195,6 +254,10 @@ pub(crate) fn run(
     let metrics = target.finish(out)?;
     out.flush().context("cannot write output")?;
     bad_rows.flush()?;
+    if let Some(checkpointing) = &options.checkpoint {
+        let inputs = options.inputs.clone();
+        checkpointing.write(&Checkpoint { input: inputs.len(), inputs, line: 0, complete: true })?;
+    }
     Ok((tally, metrics))
 }
 
@@ -219,6 +282,7 @@ mod parallel {
     /// Consecutive events of one input.
     #[derive(Default)]
     struct Block {
+        input: usize,
         file: String,
         bytes: Vec<u8>,
         entries: Vec<Entry>,
@@ -279,7 +343,8 @@ mod parallel {
             let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
                 while let Some((block, outcomes)) = waiting.remove(next) {
                     for (entry, outcome) in block.entries.iter().zip(outcomes) {
-                        let place = Place { file: &block.file, line: entry.line, event: entry.event };
+                        let place =
+                            Place { input: block.input, file: &block.file, line: entry.line, event: entry.event };
                         handling.line(place, outcome, out, bad_rows)?;
                     }
                     *next += 1;
@@ -293,8 +358,10 @@ mod parallel {
                 *sent += 1;
                 Ok(())
             };
-            let result = for_each_event(&options.inputs, options.reading, options.progress.as_ref(), |place, event| {
-                if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.file != place.file) {
+            let done = |input, line| options.done(input, line);
+            let reading = options.reading;
+            let result = for_each_event(&options.inputs, reading, options.progress.as_ref(), done, |place, event| {
+                if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.input != place.input) {
                     send(std::mem::take(&mut block), &mut sent)?;
                     while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
                         waiting.insert(seq, (done, outcomes));
@@ -302,6 +369,7 @@ mod parallel {
                     handle_ready(&mut waiting, &mut next_to_handle)?;
                 }
                 if block.entries.is_empty() {
+                    block.input = place.input;
                     place.file.clone_into(&mut block.file);
                 }
                 let end = event.map(|bytes| {

@@ -4,41 +4,13 @@
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly on broken fixtures.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use synthetic_events::{Corpus, DEMO_EVENTS, DEMO_SEED, Mix};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn demo() -> PathBuf {
-    root().join("fixtures/demo/events.tsv")
-}
-
-fn bin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8(output.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sp-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod common;
+use common::{accepted_lines, bin, demo, root, start_server, stdout_lines, temp};
 
 #[test]
 fn demo_fixture_is_current() {
@@ -255,7 +227,7 @@ fn run_sends_to_a_standalone_emulator() {
     let (mut emulator, url) =
         start_server(&["emulator", "--listen", "127.0.0.1:0", "--throttle-rate", "0.2", "--error-rate", "0.05"]);
     let dead = temp("dead.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
+    let output = common::command()
         .args([
             "run",
             "--to",
@@ -268,10 +240,6 @@ fn run_sends_to_a_standalone_emulator() {
             dead.to_str().unwrap(),
         ])
         .arg(demo())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -285,44 +253,6 @@ fn run_sends_to_a_standalone_emulator() {
     let ids: std::collections::BTreeSet<&str> =
         accepted.iter().map(|a| a["event"]["eventId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 74, "no event accepted twice");
-}
-
-/// Starts a long-running subcommand and returns it with the `http://…` address its first stderr line
-/// announces.
-fn start_server(args: &[&str]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snowplow-personalize"))
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("http://") {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server ended before announcing its address");
-    }
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
-    let base = url.trim_end_matches("/interaction/{dataset_group}").to_owned();
-    (child, base)
-}
-
-/// The first `n` events a running `emulator` prints.
-fn accepted_lines(emulator: &mut std::process::Child, n: usize) -> Vec<Value> {
-    use std::io::{BufRead, BufReader};
-    let mut reader = BufReader::new(emulator.stdout.take().unwrap());
-    (0..n)
-        .map(|_| {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            serde_json::from_str(&line).unwrap()
-        })
-        .collect()
 }
 
 fn http_post(base: &str, path: &str, auth: Option<&str>, body: &str) -> (u16, String) {

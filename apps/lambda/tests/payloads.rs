@@ -20,14 +20,18 @@ fn payload(name: &str) -> Value {
 }
 
 async fn app(faults: Faults) -> (Emulator, App<SdkApi>) {
-    let emulator =
-        Emulator::start("127.0.0.1:0".parse().unwrap(), Config { faults, ..Config::default() }).await.unwrap();
     let config = SendConfig {
         max_attempts: 3,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         ..SendConfig::default()
     };
+    app_with(faults, config).await
+}
+
+async fn app_with(faults: Faults, config: SendConfig) -> (Emulator, App<SdkApi>) {
+    let emulator =
+        Emulator::start("127.0.0.1:0".parse().unwrap(), Config { faults, ..Config::default() }).await.unwrap();
     let metrics = Arc::new(Metrics::default());
     let client = sdk_client_for_endpoint(&emulator.endpoint_url(), config.attempt_timeout);
     let delivery = DeliverySettings::load(&toml::Table::new(), |k| match k {
@@ -262,4 +266,96 @@ async fn mixed_plain_and_compressed_records() {
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     let sequence = |i: usize| batch["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
     assert_eq!(failed, [sequence(0), sequence(1), sequence(2)]);
+}
+
+/// The Kinesis path under every fault at once, as Lambda drives it: a batch of plain and zstd records
+/// against 20% throttling, 5% server errors, answers slower than the attempt timeout and connections
+/// dropped before and after the emulator accepts; the records named in `batchItemFailures` are handed
+/// over again, as Lambda does, until none is. Every event arrives, each eventId is accepted once, and
+/// the resends the emulator saw again are recognised by their ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_batches_lose_nothing_under_faults() {
+    use base64::Engine as _;
+    use snowplow_enriched::{Compression, encode_record};
+    let faults = Faults {
+        throttle: 0.2,
+        server_error: 0.05,
+        slow: 0.03,
+        slow_for: Duration::from_millis(600),
+        drop_before: 0.03,
+        drop_after: 0.03,
+        ..Faults::default()
+    };
+    let config = SendConfig {
+        max_attempts: 4,
+        attempt_timeout: Duration::from_millis(200),
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..SendConfig::default()
+    };
+    let (emulator, app) = app_with(faults, config).await;
+    let lines: Vec<Vec<u8>> = synthetic_events::Corpus::new(9, synthetic_events::Mix::Uniform).take(600).collect();
+    // The events the batch should deliver, from the same pipeline and translation.
+    let mut expected = std::collections::BTreeSet::new();
+    for line in &lines {
+        if let interactions::Outcome::Interaction { interaction, .. } = app.pipeline.process(line) {
+            for event in personalize_events::translate(&interaction).unwrap().events {
+                expected.insert(event.event_id.unwrap());
+            }
+        }
+    }
+    let mut records: Vec<Value> = Vec::new();
+    let (plain, compressed) = lines.split_at(300);
+    let encoded = plain
+        .iter()
+        .map(|line| encode_record(Compression::Plain, &[line]).unwrap())
+        .chain(compressed.chunks(30).map(|chunk| encode_record(Compression::Zstd, chunk).unwrap()));
+    for (i, data) in encoded.enumerate() {
+        records.push(serde_json::json!({
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": format!("pk-{i}"),
+                "sequenceNumber": format!("{i:056}"),
+                "data": base64::engine::general_purpose::STANDARD.encode(data),
+                "approximateArrivalTimestamp": 1714558503.0
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": format!("shardId-000000000000:{i:056}"),
+            "eventName": "aws:kinesis:record",
+            "awsRegion": "eu-west-1",
+            "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/enriched-good"
+        }));
+    }
+    let mut pending = records;
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        assert!(rounds <= 30, "{} records still failing after 30 invocations", pending.len());
+        let answer = lambda::dispatch(&app, &serde_json::json!({ "Records": pending }).to_string()).await.unwrap();
+        let failed: std::collections::BTreeSet<&str> = answer["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap())
+            .collect();
+        pending.retain(|r| failed.contains(r["kinesis"]["sequenceNumber"].as_str().unwrap()));
+    }
+    let accepted: Vec<String> =
+        emulator.accepted().iter().map(|a| a.event.event_id.clone().unwrap_or_default()).collect();
+    let distinct: std::collections::BTreeSet<String> = accepted.iter().cloned().collect();
+    assert_eq!(accepted.len(), distinct.len(), "no eventId accepted twice");
+    let missing = expected.difference(&distinct).count();
+    assert_eq!((missing, distinct.len()), (0, expected.len()), "every event arrives, nothing else");
+    let stats = emulator.stats();
+    assert!(rounds > 1, "the faults made some records come back");
+    assert!(stats.duplicate_events > 0, "resends after lost answers were recognised: {stats:?}");
+    // The counts add up: every event was in some call answered 200, and every event in such a call
+    // was counted by the emulator, as new or as a duplicate (calls whose answers were lost were
+    // counted there too, not here).
+    let sent = app.metrics.snapshot().events_sent;
+    assert!(
+        sent >= expected.len() as u64 && sent <= stats.accepted_events + stats.duplicate_events,
+        "{sent} {stats:?}"
+    );
 }

@@ -217,6 +217,12 @@ impl<A: EventsApi> Flight<A> {
 
     /// Waits for every delivery in flight.
     pub async fn finish(mut self) -> Vec<DeadLetter> {
+        self.drain().await
+    }
+
+    /// Waits for every delivery in flight and stays usable: after it, everything submitted so far is
+    /// either delivered or in the returned dead letters (a checkpoint may be written).
+    pub async fn drain(&mut self) -> Vec<DeadLetter> {
         let mut dead = Vec::new();
         while !self.tasks.is_empty() {
             dead.extend(self.next().await);

@@ -4,7 +4,6 @@ use delivery::{EventsApi, Metrics};
 use http::{Method, Request, Response, StatusCode, header};
 use interactions::Interaction;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::App;
 use crate::gather::{Gathered, Undelivered};
@@ -105,13 +104,10 @@ impl<A: EventsApi> App<A> {
             Some(Ok(id)) => id.to_owned(),
             _ => return error(StatusCode::NOT_FOUND, "unknown dataset group"),
         };
-        let items = match serde_json::from_slice::<Value>(request.body()) {
-            Ok(Value::Array(items)) => items,
-            Ok(object @ Value::Object(_)) => vec![object],
-            Ok(_) => return error(StatusCode::BAD_REQUEST, "body must be an interaction object or an array of them"),
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
-        };
-        self.deliver_items(&tracking_id, items).await
+        match Interaction::parse_body(request.body()) {
+            Ok(items) => self.deliver_items(&tracking_id, items).await,
+            Err(message) => error(StatusCode::BAD_REQUEST, &message),
+        }
     }
 
     async fn recommend(&self, body: &[u8]) -> Response<String> {
@@ -138,14 +134,13 @@ impl<A: EventsApi> App<A> {
         }
     }
 
-    async fn deliver_items(&self, tracking_id: &str, items: Vec<Value>) -> Response<String> {
+    async fn deliver_items(&self, tracking_id: &str, items: Vec<Result<Interaction, String>>) -> Response<String> {
         let mut report = Report::default();
         let mut gathered = Gathered::new(tracking_id);
         let mut sent = vec![false; items.len()];
         Metrics::add(&self.metrics.interactions_in, items.len() as u64);
         for (index, item) in items.into_iter().enumerate() {
-            let result = serde_json::from_value::<Interaction>(item)
-                .map_err(|e| format!("not an interaction: {e}"))
+            let result = item
                 .and_then(|interaction| gathered.add(index, &interaction, &self.metrics).map_err(|e| e.to_string()));
             match result {
                 Ok(()) => sent[index] = true,

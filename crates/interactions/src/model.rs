@@ -53,6 +53,25 @@ pub struct Interaction {
     pub impression_id: Option<String>,
 }
 
+impl Interaction {
+    /// The interactions of a request body as Snowbridge's HTTP target posts them: one object, or an
+    /// array of them. Each item is read on its own, so one that is not an interaction (`Err` with the
+    /// reason) does not sink the others; the outer `Err` says why the body as a whole is unusable.
+    /// serde_json's recursion limit keeps deeply nested bodies from exhausting the stack.
+    pub fn parse_body(body: &[u8]) -> Result<Vec<Result<Interaction, String>>, String> {
+        let items = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Array(items)) => items,
+            Ok(object @ serde_json::Value::Object(_)) => vec![object],
+            Ok(_) => return Err("body must be an interaction object or an array of them".to_owned()),
+            Err(e) => return Err(format!("body is not JSON: {e}")),
+        };
+        Ok(items
+            .into_iter()
+            .map(|item| serde_json::from_value(item).map_err(|e| format!("not an interaction: {e}")))
+            .collect())
+    }
+}
+
 /// The text of `value[key]` as an item id, when `value` is an object holding a string, number or
 /// boolean there (the seed reads `i.id` and sends `String(i.id)`).
 pub fn id_at(value: &snowplow_enriched::Loose<'_>, key: &str) -> Option<String> {
