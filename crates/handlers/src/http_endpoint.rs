@@ -46,6 +46,15 @@ fn valid_group(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A body declared as JSON (`application/json`, any `+json` type, any parameters), or not declared at
+/// all (some clients send none); a form, XML or text is refused rather than misread.
+fn json_or_unstated(content_type: Option<&http::HeaderValue>) -> bool {
+    let Some(value) = content_type else { return true };
+    let Ok(value) = value.to_str() else { return false };
+    let media_type = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    media_type == "application/json" || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'p> {
     Interactions(&'p str),
@@ -92,6 +101,9 @@ impl<A: EventsApi> App<A> {
         }
         if request.method() != Method::POST {
             return error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+        }
+        if !json_or_unstated(request.headers().get(header::CONTENT_TYPE)) {
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send application/json");
         }
         if request.body().len() > self.max_body_bytes {
             return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {} bytes", self.max_body_bytes));
@@ -192,5 +204,19 @@ mod tests {
         for bad in ["", "..", "%2e%2e", "a/b", "-x", "a.b", &"x".repeat(64), "é"] {
             assert!(!valid_group(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn content_types() {
+        let header = |v: &'static str| Some(http::HeaderValue::from_static(v));
+        assert!(json_or_unstated(None));
+        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"] {
+            assert!(json_or_unstated(header(ok).as_ref()), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "json"] {
+            assert!(!json_or_unstated(header(bad).as_ref()), "{bad}");
+        }
+        let latin1 = http::HeaderValue::from_bytes(b"application/json\xff").unwrap();
+        assert!(!json_or_unstated(Some(&latin1)));
     }
 }

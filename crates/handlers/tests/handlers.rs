@@ -227,3 +227,125 @@ async fn get_recommendations_gives_the_id_that_clicks_carry_back() {
         assert_eq!(call(&s.app, post("/", GOOD, bad.to_string().as_bytes())).await.0, 400, "{bad}");
     }
 }
+
+/// A `tracing` writer into memory, to read what the handlers log.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Hostile requests get the right status every time, nothing panics, and the log (everything the
+/// handlers say, at every level) holds neither the credentials nor a user id.
+#[tokio::test(flavor = "current_thread")]
+async fn hostile_requests_get_the_right_status_and_leak_nothing() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,aws=info,hyper=info,h2=info,rustls=info"))
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut s = setup(Faults { reject_item_prefix: Some("REJECT".into()), ..Faults::default() }).await;
+    s.app.bad_records = Arc::new(handlers::StdoutBadRecords);
+    let user = "user-7f3a9c-secret-id";
+    let good = |id: &str| {
+        json!({"event_id": id, "event_type": "Click", "user_id": user, "session_id": "s", "item_ids": ["P1"], "sent_at": 1,
+               "impression_id": "x".repeat(50)})
+    };
+    let limit = s.app.max_body_bytes;
+    let nested = format!("{}{}", "[".repeat(limit / 2 - 10), "]".repeat(limit / 2 - 10));
+    let mut cases: Vec<(http::Request<Vec<u8>>, u16)> = vec![
+        (post("/interaction/shop", GOOD, &vec![b'['; limit * 40]), 413),
+        (post("/interaction/shop", GOOD, &vec![b' '; limit + 1]), 413),
+        (post("/interaction/shop", GOOD, nested.as_bytes()), 400),
+        (post("/interaction/shop", GOOD, b"{\"event_id\": \"\xff\xfe\"}"), 400),
+        (post("/interaction/shop", GOOD, b"\xc3\x28 not utf-8"), 400),
+        (post("/interaction/shop", GOOD, b""), 400),
+        (post("/interaction/shop", GOOD, b"null"), 400),
+        (post("/interaction/shop", GOOD, json!({"user_id": user}).to_string().as_bytes()), 400),
+        (post("/interaction/shop", GOOD, json!([good("h1"), {"item_ids": user}]).to_string().as_bytes()), 200),
+        (
+            post(
+                "/interaction/shop",
+                GOOD,
+                json!([{"event_id": "r", "event_type": "View", "user_id": user, "session_id": "s",
+            "item_ids": ["REJECT-1"], "sent_at": 1}])
+                .to_string()
+                .as_bytes(),
+            ),
+            200,
+        ),
+        (
+            post(
+                "/",
+                GOOD,
+                json!({"method": "get_recommendations", "user_id": user, "recommender": "nope"}).to_string().as_bytes(),
+            ),
+            404,
+        ),
+    ];
+    for path in [
+        "/interaction/..",
+        "/interaction/%2e%2e",
+        "/interaction/shop%2F..%2Fx",
+        "/interaction/../../etc/passwd",
+        "/interaction/shop/extra/x",
+        "/interaction/SHOP",
+        "/interaction/sh%00op",
+        "/interaction/-shop",
+    ] {
+        cases.push((post(path, GOOD, good("p").to_string().as_bytes()), 404));
+    }
+    for content_type in
+        ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]
+    {
+        let mut request = post("/interaction/shop", GOOD, good("c").to_string().as_bytes());
+        request.headers_mut().insert("content-type", http::HeaderValue::from_static(content_type));
+        cases.push((request, 415));
+    }
+    let mut get = post("/interaction/shop", GOOD, b"");
+    *get.method_mut() = http::Method::GET;
+    cases.push((get, 405));
+    // Wrong credentials of every length, right user with wrong passwords, and malformed headers.
+    for length in (0..300).step_by(7).chain([1024, 8192, 60_000]) {
+        cases.push((post("/interaction/shop", Some(&"p".repeat(length)), b"[]"), 401));
+        cases.push((post("/interaction/shop", Some(&format!("snowbridge:{}", "5".repeat(length))), b"[]"), 401));
+    }
+    for header in ["Basic", "Basic !!!not-base64!!!", "Bearer c25vd2JyaWRnZTpwYTU1", "basic c25vd2JyaWRnZTpwYTU1x", ""]
+    {
+        let mut request = post("/interaction/shop", None, b"[]");
+        request.headers_mut().insert("authorization", http::HeaderValue::from_str(header).unwrap());
+        cases.push((request, 401));
+    }
+    let mut latin1 = post("/interaction/shop", None, b"[]");
+    latin1.headers_mut().insert("authorization", http::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap());
+    cases.push((latin1, 401));
+
+    for (i, (request, expected)) in cases.into_iter().enumerate() {
+        let path = request.uri().to_string();
+        let response = s.app.handle_http(request).await;
+        assert_eq!(response.status().as_u16(), expected, "case {i} ({path}): {}", response.body());
+        assert!(serde_json::from_str::<Value>(response.body()).is_ok(), "case {i}: answers are JSON");
+    }
+    // Stream records with the user id inside broken events: bad rows are logged without their data.
+    let mut records = records(&[Kind::ViewItem]);
+    for (i, broken) in [format!("{user}\t{user}"), format!("shop\t{}", "\t".repeat(129) + user)].iter().enumerate() {
+        records.push(Record { id: format!("broken-{i}"), data: broken.clone().into_bytes() });
+    }
+    assert!(s.app.handle_records(&records).await.is_empty());
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("bad record") && log.contains("recommendation id over 40"), "the handlers did log: {log}");
+    for secret in ["pa55", user, "c25vd2JyaWRnZTpwYTU1"] {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
+}
