@@ -275,15 +275,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[test]
 fn serve_is_the_lambda_endpoint_on_a_local_port() {
     let (mut emulator, emulator_url) = start_server(&["emulator", "--listen", "127.0.0.1:0"]);
-    let (mut server, base) = start_server(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--basic-auth",
-        "snowbridge:pa55",
-        "--endpoint-url",
-        &emulator_url,
-    ]);
+    let (mut server, base, _) = common::serve_with(&emulator_url, &[]);
     let interactions = r#"[{"event_id":"e1","event_type":"View","session_id":"s1","item_ids":["P1","P2"],"sent_at":1714558501951},{"nope":1}]"#;
     // The tracking ids come from the environment the server was started with; none is set here, so
     // first an unknown group…
@@ -294,19 +286,7 @@ fn serve_is_the_lambda_endpoint_on_a_local_port() {
     server.wait().unwrap();
 
     // …then with the group configured.
-    let settings = temp("serve.toml");
-    std::fs::write(&settings, "[personalize]\ntracking_ids = { shop = \"t-shop\" }\n").unwrap();
-    let (mut server, base) = start_server(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--basic-auth",
-        "snowbridge:pa55",
-        "--endpoint-url",
-        &emulator_url,
-        "--settings",
-        settings.to_str().unwrap(),
-    ]);
+    let (mut server, base, _) = common::serve_shop(&emulator_url);
     let (status, body) = http_post(&base, "/interaction/shop", Some("snowbridge:pa55"), interactions);
     assert_eq!(status, 200, "{body}");
     let report: Value = serde_json::from_str(&body).unwrap();

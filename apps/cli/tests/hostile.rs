@@ -10,7 +10,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 mod common;
-use common::{start_server_with_stderr, temp};
 
 const USER: &str = "user-5d1e-not-for-logs";
 const AUTH: &str = "Basic c25vd2JyaWRnZTpwYTU1"; // snowbridge:pa55
@@ -51,19 +50,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 #[test]
 fn serve_under_concurrent_hostile_load() {
     let (mut emulator, emulator_url) = common::start_server(&["emulator", "--listen", "127.0.0.1:0"]);
-    let settings = temp("hostile.toml");
-    std::fs::write(&settings, "[personalize]\ntracking_ids = { shop = \"t-shop\" }\n").unwrap();
-    let (mut server, base, mut server_stderr) = start_server_with_stderr(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--basic-auth",
-        "snowbridge:pa55",
-        "--endpoint-url",
-        &emulator_url,
-        "--settings",
-        settings.to_str().unwrap(),
-    ]);
+    let (mut server, base, mut server_stderr) = common::serve_shop(&emulator_url);
     let address = base.trim_start_matches("http://").to_owned();
     let limit = 1 << 20;
     let json = [("content-type", "application/json"), ("authorization", AUTH)];

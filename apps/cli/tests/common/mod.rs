@@ -85,3 +85,22 @@ pub fn accepted_lines(emulator: &mut std::process::Child, n: usize) -> Vec<Value
         })
         .collect()
 }
+
+/// `serve` with basic auth `snowbridge:pa55`, delivering to `emulator_url`, with `extra` arguments;
+/// the process, its address and its stderr.
+pub fn serve_with(
+    emulator_url: &str,
+    extra: &[&str],
+) -> (std::process::Child, String, std::io::BufReader<std::process::ChildStderr>) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--basic-auth", "snowbridge:pa55"];
+    args.extend(["--endpoint-url", emulator_url]);
+    args.extend_from_slice(extra);
+    start_server_with_stderr(&args)
+}
+
+/// [`serve_with`] the dataset group `shop` configured.
+pub fn serve_shop(emulator_url: &str) -> (std::process::Child, String, std::io::BufReader<std::process::ChildStderr>) {
+    let settings = temp("serve-shop.toml");
+    std::fs::write(&settings, "[personalize]\ntracking_ids = { shop = \"t-shop\" }\n").unwrap();
+    serve_with(emulator_url, &["--settings", settings.to_str().unwrap()])
+}
