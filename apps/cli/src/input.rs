@@ -227,27 +227,51 @@ pub(crate) fn for_each_event(
     for (index, name) in names.iter().enumerate() {
         let mut input = open(name, &counter)?;
         let mut line = 0;
-        while let Some(status) = read_line(input.reader.as_mut(), &mut buf, reading.max_line_bytes)
-            .with_context(|| format!("cannot read {name}"))?
-        {
-            line += 1;
+        // One line: `Ok(bytes)`, or `Err(length)` for a line over the limit.
+        let mut handle = |line: u64, got: Result<&[u8], u64>, record: &mut Vec<u8>| -> anyhow::Result<()> {
             if done(index, line) {
-                continue;
+                return Ok(());
             }
             events += 1;
             let place = Place { input: index, file: &input.name, line, event: None };
-            match (status, reading.records) {
-                (Line::Complete, None) => each(place, Ok(&buf))?,
-                (Line::Complete, Some(limits)) => each_record_event(place, &buf, &mut record, limits, &mut each)?,
-                (Line::TooLong(length), _) => {
-                    each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?;
-                }
+            match (got, reading.records) {
+                (Ok(bytes), None) => each(place, Ok(bytes))?,
+                (Ok(bytes), Some(limits)) => each_record_event(place, bytes, record, limits, &mut each)?,
+                (Err(length), _) => each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?,
             }
             if let Some(bar) = bar {
                 if events % 4096 == 0 {
                     bar.set_position(counter.0.load(Ordering::Relaxed));
                     let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
                     bar.set_message(format!("{events} events ({rate:.0}/s)"));
+                }
+            }
+            Ok(())
+        };
+        let reader = input.reader.as_mut();
+        loop {
+            // Most lines lie whole in the reader's buffer: they are handed over from there, uncopied.
+            let available = match reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
+            };
+            if let Some(end) = memchr::memchr(b'\n', available).filter(|&end| end <= reading.max_line_bytes) {
+                line += 1;
+                handle(line, Ok(&available[..end]), &mut record)?;
+                reader.consume(end + 1);
+                continue;
+            }
+            // A line across the buffer's end, or a long one: read_line gathers (or measures) it.
+            match read_line(reader, &mut buf, reading.max_line_bytes).with_context(|| format!("cannot read {name}"))? {
+                None => break,
+                Some(Line::Complete) => {
+                    line += 1;
+                    handle(line, Ok(&buf), &mut record)?;
+                }
+                Some(Line::TooLong(length)) => {
+                    line += 1;
+                    handle(line, Err(length), &mut record)?;
                 }
             }
         }
