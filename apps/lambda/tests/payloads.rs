@@ -359,3 +359,40 @@ async fn kinesis_batches_lose_nothing_under_faults() {
         "{sent} {stats:?}"
     );
 }
+
+/// Hostile function-URL requests through the Lambda's own decoding (base64 bodies, raw paths,
+/// headers) into the shared handler: the right status every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_function_url_requests() {
+    use base64::Engine as _;
+    let (_emulator, app) = app(Faults::default()).await;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let good = payload("function-url-interactions.json");
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut request = good.clone();
+        edit(&mut request);
+        request
+    };
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: Vec<(&str, Value, u16)> = vec![
+        ("not base64", with(&|r| r["body"] = "!!! not base64 !!!".into()), 400),
+        ("over the limit", with(&|r| r["body"] = encode(&vec![b'['; 3 << 20]).into()), 413),
+        ("not UTF-8", with(&|r| r["body"] = encode(b"[\"\xff\xfe\"]").into()), 400),
+        ("deeply nested", with(&|r| r["body"] = encode(nested.as_bytes()).into()), 400),
+        ("plain text body", with(&|r| r["isBase64Encoded"] = false.into()), 400),
+        ("form", with(&|r| r["headers"]["content-type"] = "application/x-www-form-urlencoded".into()), 415),
+        ("path trick", with(&|r| r["rawPath"] = "/interaction/..%2F..%2Fetc%2Fpasswd".into()), 404),
+        ("dot segments", with(&|r| r["rawPath"] = "/interaction/../shop".into()), 404),
+        (
+            "long credentials",
+            with(&|r| r["headers"]["authorization"] = format!("Basic {}", "QUFB".repeat(20_000)).into()),
+            401,
+        ),
+        ("no credentials", with(&|r| drop(r["headers"].as_object_mut().unwrap().remove("authorization"))), 401),
+        ("get", with(&|r| r["requestContext"]["http"]["method"] = "GET".into()), 405),
+    ];
+    for (name, request, expected) in cases {
+        let answer = lambda::dispatch(&app, &request.to_string()).await.unwrap();
+        assert_eq!(answer["statusCode"], expected, "{name}: {answer}");
+    }
+}
