@@ -151,6 +151,7 @@ fn faults_lose_nothing_and_duplicates_keep_their_ids() {
     assert_eq!(stats["accepted_events"].as_u64().unwrap(), expected.len() as u64, "{stats}");
     let retries: u64 = summary.split("retries: ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
     assert!(retries > 0, "{summary}");
+    eprintln!("{} events expected, {} accepted, emulator {stats}, {summary}", expected.len(), counts.len());
 }
 
 #[test]
@@ -205,6 +206,11 @@ fn runs_killed_at_any_moment_resume_from_their_checkpoint() {
     assert!(counts.values().all(|&n| n == 1));
     assert_eq!(stats["accepted_events"].as_u64().unwrap(), expected.len() as u64, "{stats}");
 
+    eprintln!(
+        "{killed_midway} runs killed; {} events expected, {} accepted; emulator {stats}",
+        expected.len(),
+        counts.len()
+    );
     // Finished: running again sends nothing.
     let again = run().output().unwrap();
     assert!(String::from_utf8(again.stderr).unwrap().contains("nothing to send"));

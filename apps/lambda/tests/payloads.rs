@@ -354,6 +354,11 @@ async fn kinesis_batches_lose_nothing_under_faults() {
     // was counted by the emulator, as new or as a duplicate (calls whose answers were lost were
     // counted there too, not here).
     let sent = app.metrics.snapshot().events_sent;
+    eprintln!(
+        "{} events expected, {} accepted after {rounds} invocations, emulator {stats:?}, {sent} events in calls answered 200",
+        expected.len(),
+        distinct.len()
+    );
     assert!(
         sent >= expected.len() as u64 && sent <= stats.accepted_events + stats.duplicate_events,
         "{sent} {stats:?}"

@@ -268,7 +268,8 @@ mod tests {
                         alphabet[(state >> 29) as usize]
                     })
                     .collect();
-                let expected: Vec<usize> = line.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
+                let expected: Vec<usize> =
+                    line.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
                 let mut found = Vec::new();
                 assert!(for_each_tab(&line, |at| {
                     found.push(at);
