@@ -7,7 +7,7 @@
 //!   [--per-record K]`: writes a synthetic corpus of enriched events (stdout by default): TSV lines, or
 //!   with `--records` one base64 stream record per line holding K events each (default 100), as
 //!   `snowplow-personalize run --record-lines` reads them.
-//! - `bench [--events N] [--runs R] [--mix realistic|uniform]`: on one corpus, alternating runs of
+//! - `bench [--events N] [--runs R] [--mix realistic|uniform] [--threads N]`: on one corpus, alternating runs of
 //!   `snowplow-personalize run`, the seed pipeline (`node ../shared/reference/seed-pipeline.js --bench`)
 //!   and `wc -l`; prints medians, events/s, MB/s, the ratios and peak memory.
 //! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
@@ -280,6 +280,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut events = 200_000;
     let mut runs = 5;
     let mut mixes = vec![Mix::Realistic, Mix::Uniform];
+    let mut threads: Option<String> = None;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -287,6 +288,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             "--events" => events = value()?.parse().context("--events")?,
             "--runs" => runs = value()?.parse::<usize>().context("--runs")?.max(1),
             "--mix" => mixes = vec![value()?.parse().map_err(anyhow::Error::msg)?],
+            "--threads" => threads = Some(value()?.to_owned()),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -315,7 +317,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         // Runs alternate, so a change in the machine's load hits all three alike.
         let script = script.to_str().context("path")?;
         for _ in 0..runs {
-            let (s, m, _) = timed(ours.to_str().context("path")?, &["run", "--no-progress", corpus_arg], None, &[])?;
+            let mut run_args = vec!["run", "--no-progress", "--bad-rows", "/dev/null", corpus_arg];
+            if let Some(n) = &threads {
+                run_args.extend(["--threads", n.as_str()]);
+            }
+            let (s, m, _) = timed(ours.to_str().context("path")?, &run_args, None, &[])?;
             t_ours.push(s);
             m_ours = m_ours.max(m.unwrap_or(0));
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
@@ -330,7 +336,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let (ours_s, ref_s, wc_s) = (median(&mut t_ours), median(&mut t_ref), median(&mut t_wc));
         let ref_processing = if ref_rate.is_empty() { 0.0 } else { median(&mut ref_rate) };
         let rate = |s: f64| events as f64 / s;
-        println!("{name}: {events} events, {megabytes:.0} MB, median of {runs} alternating runs");
+        let threads_used = threads.clone().unwrap_or_else(|| "all cores".into());
+        println!("{name}: {events} events, {megabytes:.0} MB, median of {runs} alternating runs, run --threads {threads_used}");
         println!(
             "  snowplow-personalize run  {ours_s:>7.3} s  {:>10.0} events/s  {:>7.0} MB/s  peak {} KB",
             rate(ours_s),
