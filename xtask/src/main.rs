@@ -337,7 +337,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let ref_processing = if ref_rate.is_empty() { 0.0 } else { median(&mut ref_rate) };
         let rate = |s: f64| events as f64 / s;
         let threads_used = threads.clone().unwrap_or_else(|| "all cores".into());
-        println!("{name}: {events} events, {megabytes:.0} MB, median of {runs} alternating runs, run --threads {threads_used}");
+        println!(
+            "{name}: {events} events, {megabytes:.0} MB, median of {runs} alternating runs, run --threads {threads_used}"
+        );
         println!(
             "  snowplow-personalize run  {ours_s:>7.3} s  {:>10.0} events/s  {:>7.0} MB/s  peak {} KB",
             rate(ours_s),

@@ -28,6 +28,11 @@ impl Output {
         self.writer.write_all(b"\n").context("cannot write output")
     }
 
+    /// Bytes already rendered as JSON lines.
+    pub(crate) fn raw(&mut self, lines: &[u8]) -> anyhow::Result<()> {
+        self.writer.write_all(lines).context("cannot write output")
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }

@@ -175,14 +175,17 @@ struct Handling<'r> {
 }
 
 impl Handling<'_> {
+    /// Handles one event's outcome; `rendered` is its interaction's JSON line when a mapping thread
+    /// wrote it already (only for `--to interactions`).
     fn line(
         &mut self,
         place: Place<'_>,
         outcome: Result<Outcome, Unreadable>,
+        rendered: Option<&[u8]>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
-        self.handle(place, outcome, out, bad_rows)?;
+        self.handle(place, outcome, rendered, out, bad_rows)?;
         if let Some(checkpointing) = &self.options.checkpoint {
             self.since_checkpoint += 1;
             if self.since_checkpoint >= checkpointing.every {
@@ -207,6 +210,7 @@ impl Handling<'_> {
         &mut self,
         place: Place<'_>,
         outcome: Result<Outcome, Unreadable>,
+        rendered: Option<&[u8]>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
@@ -222,9 +226,10 @@ impl Handling<'_> {
             out.json_line(&Traced { line: place.line, event: place.event, outcome: &outcome })?;
         }
         match &outcome {
-            Outcome::Interaction { interaction, .. } if !self.options.outcomes => {
-                self.target.interaction(interaction, place, out, bad_rows)?;
-            }
+            Outcome::Interaction { interaction, .. } if !self.options.outcomes => match rendered {
+                Some(line) => out.raw(line)?,
+                None => self.target.interaction(interaction, place, out, bad_rows)?,
+            },
             Outcome::Bad { event_id, error } => {
                 bad_rows.write(&BadRow::new(place, event_id.as_deref(), error.to_string()))?;
             }
@@ -245,7 +250,7 @@ pub(crate) fn run(
     let done = |input, line| options.done(input, line);
     if options.threads <= 1 {
         for_each_event(&options.inputs, options.reading, options.progress.as_ref(), done, |place, event| {
-            handling.line(place, event.map(|e| pipeline.process(e)), out, bad_rows)
+            handling.line(place, event.map(|e| pipeline.process(e)), None, out, bad_rows)
         })?;
     } else {
         parallel::run(pipeline, options, &mut handling, out, bad_rows)?;
@@ -295,8 +300,13 @@ mod parallel {
         end: Result<usize, Unreadable>,
     }
 
-    /// A block's outcomes, one per entry.
-    type Outcomes = Vec<Result<Outcome, Unreadable>>;
+    /// A block's outcomes, one per entry, and the JSON lines of its interactions when the mapping
+    /// threads render them (`--to interactions`): each outcome's end in the rendered bytes.
+    struct Outcomes {
+        outcomes: Vec<Result<Outcome, Unreadable>>,
+        rendered: Vec<u8>,
+        ends: Vec<usize>,
+    }
     type Mapped = (u64, Block, Outcomes);
     /// Mapped blocks that arrived before an earlier one, by sequence number.
     type Waiting = BTreeMap<u64, (Block, Outcomes)>;
@@ -311,6 +321,9 @@ mod parallel {
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Block)>(options.threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<Mapped>();
+        // Printing interactions is the one output that needs no order-dependent state, so the mapping
+        // threads write their JSON and the ordered side only copies bytes.
+        let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
         std::thread::scope(|scope| {
             for _ in 0..options.threads {
                 let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
@@ -319,19 +332,31 @@ mod parallel {
                         let next = work_rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((seq, block))) = next else { break };
                         let mut start = 0;
-                        let outcomes = block
-                            .entries
-                            .iter()
-                            .map(|entry| match &entry.end {
+                        let mut mapped = Outcomes {
+                            outcomes: Vec::with_capacity(block.entries.len()),
+                            rendered: Vec::new(),
+                            ends: Vec::new(),
+                        };
+                        for entry in &block.entries {
+                            let outcome = match &entry.end {
                                 Ok(end) => {
                                     let outcome = pipeline.process(&block.bytes[start..*end]);
                                     start = *end;
                                     Ok(outcome)
                                 }
                                 Err(unreadable) => Err(unreadable.clone()),
-                            })
-                            .collect();
-                        if done_tx.send((seq, block, outcomes)).is_err() {
+                            };
+                            if render {
+                                if let Ok(Outcome::Interaction { interaction, .. }) = &outcome {
+                                    // Writing into a Vec cannot fail.
+                                    let _ = serde_json::to_writer(&mut mapped.rendered, interaction);
+                                    mapped.rendered.push(b'\n');
+                                }
+                                mapped.ends.push(mapped.rendered.len());
+                            }
+                            mapped.outcomes.push(outcome);
+                        }
+                        if done_tx.send((seq, block, mapped)).is_err() {
                             break;
                         }
                     }
@@ -341,11 +366,14 @@ mod parallel {
             let mut next_to_handle = 0u64;
             let mut waiting: Waiting = BTreeMap::new();
             let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
-                while let Some((block, outcomes)) = waiting.remove(next) {
-                    for (entry, outcome) in block.entries.iter().zip(outcomes) {
+                while let Some((block, mapped)) = waiting.remove(next) {
+                    let mut start = 0;
+                    for (i, (entry, outcome)) in block.entries.iter().zip(mapped.outcomes).enumerate() {
                         let place =
                             Place { input: block.input, file: &block.file, line: entry.line, event: entry.event };
-                        handling.line(place, outcome, out, bad_rows)?;
+                        let rendered =
+                            mapped.ends.get(i).map(|&end| &mapped.rendered[std::mem::replace(&mut start, end)..end]);
+                        handling.line(place, outcome, rendered, out, bad_rows)?;
                     }
                     *next += 1;
                 }
