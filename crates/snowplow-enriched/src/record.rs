@@ -199,6 +199,15 @@ impl<'r> RecordEvents<'r> {
     /// The next event; `None` at the end of the record or after a fault (which is returned once).
     #[allow(clippy::should_implement_trait)] // Each event borrows the decoder's buffer: not an Iterator.
     pub fn next_event(&mut self) -> Option<Result<&[u8], RecordError>> {
+        // A plain record is its own event, handed over as it is.
+        if let Source::Plain(bytes) = self.source {
+            if bytes.len() <= self.limits.max_event_bytes {
+                self.source = Source::Done;
+                self.events = 1;
+                self.offset = bytes.len() as u64;
+                return Some(Ok(bytes));
+            }
+        }
         match self.advance() {
             Ok(true) => {
                 self.events += 1;
@@ -226,14 +235,9 @@ impl<'r> RecordEvents<'r> {
             return Ok(false);
         }
         if let Source::Plain(bytes) = self.source {
+            // Only a plain record over the limit gets here (see `next_event`).
             self.source = Source::Done;
-            if bytes.len() > self.limits.max_event_bytes {
-                return Err(RecordFault::EventTooLong { length: bytes.len() as u64, max: self.limits.max_event_bytes });
-            }
-            self.buf.clear();
-            self.buf.extend_from_slice(bytes);
-            self.offset = bytes.len() as u64;
-            return Ok(true);
+            return Err(RecordFault::EventTooLong { length: bytes.len() as u64, max: self.limits.max_event_bytes });
         }
         if !self.header_read {
             let mut header = [0u8; 2];
