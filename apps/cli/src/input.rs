@@ -157,6 +157,53 @@ mod tests {
     }
 
     #[test]
+    fn chunks_hold_whole_lines_and_never_a_line_over_the_limit() {
+        let mut input = Vec::new();
+        let mut expected: Vec<Result<Vec<u8>, u64>> = Vec::new();
+        for i in 0..2000 {
+            let line = match i {
+                500 => vec![b'x'; 700_000],  // over the limit, across several chunks
+                900 => vec![b'y'; 400_000],  // longer than a chunk, within the limit
+                1000 => vec![b'z'; 250_000], // within a chunk, over the limit
+                _ => format!("line {i}").into_bytes(),
+            };
+            input.extend_from_slice(&line);
+            if i < 1999 {
+                input.push(b'\n');
+            }
+            expected.push(if line.len() > 200_000 && line[0] != b'y' { Err(line.len() as u64) } else { Ok(line) });
+        }
+        let path = std::env::temp_dir().join(format!("sp-chunks-{}.tsv", std::process::id()));
+        std::fs::write(&path, &input).unwrap();
+        let mut got: Vec<(u64, Result<Vec<u8>, u64>)> = Vec::new();
+        let names = [path.to_str().unwrap().to_owned()];
+        for_each_chunk(&names, 500_000, None, |input, _, chunk| {
+            assert_eq!(input, 0);
+            match chunk {
+                Chunk::Lines { first_line, bytes } => {
+                    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+                    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+                        // Lines over 200,000 bytes but within the reader's limit are the mapper's to refuse.
+                        let item = if line.len() > 200_000 && line[0] != b'y' {
+                            Err(line.len() as u64)
+                        } else {
+                            Ok(line.to_vec())
+                        };
+                        got.push((first_line + i as u64, item));
+                    }
+                }
+                Chunk::TooLong { line, length } => got.push((line, Err(length))),
+            }
+            Ok(())
+        })
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let numbers: Vec<u64> = got.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, (1..=2000).collect::<Vec<u64>>());
+        assert!(got.into_iter().map(|(_, item)| item).eq(expected.into_iter()));
+    }
+
+    #[test]
     fn long_lines_are_measured_and_dropped() {
         assert_eq!(
             lines(b"ok\n0123456789\nok2", 5),
@@ -307,4 +354,115 @@ fn each_record_event(
         }
     }
     Ok(())
+}
+
+/// Whole lines in bulk, for the mapping threads to split: what [`for_each_chunk`] hands over.
+#[derive(Debug)]
+pub(crate) enum Chunk {
+    /// Lines `first_line..`, each ending in a newline but perhaps the input's last.
+    Lines { first_line: u64, bytes: Vec<u8> },
+    /// A line longer than the limit, read past without being kept.
+    TooLong { line: u64, length: u64 },
+}
+
+/// Bytes per chunk: about a hundred enriched lines.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Calls `each(input, file, chunk)` with the inputs cut into chunks of whole lines, in order. The
+/// reading thread only reads and finds each chunk's last newline; splitting and mapping happen
+/// wherever the chunks go. A line over `max_line_bytes` is never held whole: once the unfinished line
+/// passes the limit, the rest is skipped to its newline and reported as [`Chunk::TooLong`].
+pub(crate) fn for_each_chunk(
+    names: &[String],
+    max_line_bytes: usize,
+    bar: Option<&ProgressBar>,
+    mut each: impl FnMut(usize, &str, Chunk) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let counter = ByteCounter::default();
+    for (index, name) in names.iter().enumerate() {
+        let Input { name: file, mut reader } = open(name, &counter)?;
+        let mut line = 0u64;
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let mut bytes = std::mem::take(&mut carry);
+            // At least a chunk's worth more than the unfinished line carried over.
+            let want = bytes.len() + CHUNK_BYTES;
+            let end_of_input =
+                fill(reader.as_mut(), &mut bytes, want).with_context(|| format!("cannot read {name}"))?;
+            match memchr::memrchr(b'\n', &bytes) {
+                Some(last) => {
+                    carry = bytes.split_off(last + 1);
+                    let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                    each(index, &file, Chunk::Lines { first_line: line + 1, bytes })?;
+                    line += lines;
+                }
+                None if end_of_input => {
+                    if !bytes.is_empty() {
+                        each(index, &file, Chunk::Lines { first_line: line + 1, bytes })?;
+                    }
+                    break;
+                }
+                None if bytes.len() > max_line_bytes => {
+                    let length = bytes.len() as u64
+                        + skip_line(reader.as_mut()).with_context(|| format!("cannot read {name}"))?;
+                    line += 1;
+                    each(index, &file, Chunk::TooLong { line, length })?;
+                }
+                // One line longer than a chunk but within the limit: read on.
+                None => carry = bytes,
+            }
+            if let Some(bar) = bar {
+                bar.set_position(counter.0.load(Ordering::Relaxed));
+                bar.set_message(format!("{line} lines"));
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(())
+}
+
+/// Appends to `bytes` until it holds at least `want` bytes; whether the input ended first.
+fn fill(reader: &mut dyn BufRead, bytes: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+    while bytes.len() < want {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(true);
+        }
+        let n = available.len().min(want - bytes.len());
+        bytes.extend_from_slice(&available[..n]);
+        reader.consume(n);
+    }
+    Ok(false)
+}
+
+/// Reads past the rest of a line, its newline included; the line's bytes skipped (without it).
+fn skip_line(reader: &mut dyn BufRead) -> io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(skipped);
+        }
+        match memchr::memchr(b'\n', available) {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(skipped + i as u64);
+            }
+            None => {
+                let n = available.len();
+                reader.consume(n);
+                skipped += n as u64;
+            }
+        }
+    }
 }
