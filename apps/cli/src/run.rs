@@ -277,7 +277,7 @@ mod parallel {
     use interactions::{Outcome, Pipeline};
 
     use super::{Handling, RunOptions};
-    use crate::input::{Chunk, Place, Unreadable, for_each_chunk, for_each_event};
+    use crate::input::{Place, Unreadable, for_each_event};
     use crate::output::{BadRows, Output};
 
     /// Events per block: large enough that handing blocks around costs nothing, small enough that
@@ -296,48 +296,8 @@ mod parallel {
     struct Entry {
         line: u64,
         event: Option<u64>,
-        /// Where the event is in `bytes`, or why there is no event.
-        span: Result<(usize, usize), Unreadable>,
-    }
-
-    /// What the reading thread hands over: events it cut out itself (stream records), or a chunk of
-    /// whole lines for the mapping thread to split.
-    enum Work {
-        Events(Block),
-        Chunk { input: usize, file: String, chunk: Chunk },
-    }
-
-    /// Splits a chunk into entries, leaving out lines an earlier run finished (`--checkpoint`).
-    fn split(input: usize, file: String, chunk: Chunk, options: &RunOptions) -> Block {
-        let max = options.reading.max_line_bytes;
-        let (first_line, bytes) = match chunk {
-            Chunk::Lines { first_line, bytes } => (first_line, bytes),
-            Chunk::TooLong { line, length } => {
-                let mut entries = Vec::new();
-                if !options.done(input, line) {
-                    let span = Err(Unreadable::TooLong { length, max });
-                    entries.push(Entry { line, event: None, span });
-                }
-                return Block { input, file, bytes: Vec::new(), entries };
-            }
-        };
-        let mut entries = Vec::new();
-        let mut start = 0;
-        let mut line = first_line;
-        while start < bytes.len() {
-            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
-            if !options.done(input, line) {
-                let span = if end - start > max {
-                    Err(Unreadable::TooLong { length: (end - start) as u64, max })
-                } else {
-                    Ok((start, end))
-                };
-                entries.push(Entry { line, event: None, span });
-            }
-            start = end + 1;
-            line += 1;
-        }
-        Block { input, file, bytes, entries }
+        /// The event's end in `bytes`, or why there is no event.
+        end: Result<usize, Unreadable>,
     }
 
     /// A block's outcomes, one per entry, and the JSON lines of its interactions when the mapping
@@ -358,7 +318,7 @@ mod parallel {
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
-        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Work)>(options.threads * 2);
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Block)>(options.threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<Mapped>();
         // Printing interactions is the one output that needs no order-dependent state, so the mapping
@@ -370,19 +330,20 @@ mod parallel {
                 scope.spawn(move || {
                     loop {
                         let next = work_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, work))) = next else { break };
-                        let block = match work {
-                            Work::Events(block) => block,
-                            Work::Chunk { input, file, chunk } => split(input, file, chunk, options),
-                        };
+                        let Ok(Ok((seq, block))) = next else { break };
+                        let mut start = 0;
                         let mut mapped = Outcomes {
                             outcomes: Vec::with_capacity(block.entries.len()),
                             rendered: Vec::new(),
                             ends: Vec::new(),
                         };
                         for entry in &block.entries {
-                            let outcome = match &entry.span {
-                                Ok((start, end)) => Ok(pipeline.process(&block.bytes[*start..*end])),
+                            let outcome = match &entry.end {
+                                Ok(end) => {
+                                    let outcome = pipeline.process(&block.bytes[start..*end]);
+                                    start = *end;
+                                    Ok(outcome)
+                                }
                                 Err(unreadable) => Err(unreadable.clone()),
                             };
                             if render {
@@ -420,55 +381,34 @@ mod parallel {
             };
             let mut sent = 0u64;
             let mut block = Block::default();
-            let send = |work: Work, sent: &mut u64| -> anyhow::Result<()> {
-                work_tx.send((*sent, work)).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+            let send = |block: Block, sent: &mut u64| -> anyhow::Result<()> {
+                work_tx.send((*sent, block)).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
                 *sent += 1;
                 Ok(())
             };
-            let collect = |waiting: &mut Waiting| {
-                while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
-                    waiting.insert(seq, (done, outcomes));
+            let done = |input, line| options.done(input, line);
+            let reading = options.reading;
+            let result = for_each_event(&options.inputs, reading, options.progress.as_ref(), done, |place, event| {
+                if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.input != place.input) {
+                    send(std::mem::take(&mut block), &mut sent)?;
+                    while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
+                        waiting.insert(seq, (done, outcomes));
+                    }
+                    handle_ready(&mut waiting, &mut next_to_handle)?;
                 }
-            };
-            let result = match options.reading.records {
-                // Plain lines: the reading thread hands over chunks and keeps up with the mappers.
-                None => for_each_chunk(
-                    &options.inputs,
-                    options.reading.max_line_bytes,
-                    options.progress.as_ref(),
-                    |input, file, chunk| {
-                        send(Work::Chunk { input, file: file.to_owned(), chunk }, &mut sent)?;
-                        collect(&mut waiting);
-                        handle_ready(&mut waiting, &mut next_to_handle)
-                    },
-                ),
-                // Stream records are decoded here, one event at a time.
-                Some(_) => {
-                    let done = |input, line| options.done(input, line);
-                    let reading = options.reading;
-                    for_each_event(&options.inputs, reading, options.progress.as_ref(), done, |place, event| {
-                        if block.entries.len() == BLOCK_EVENTS
-                            || (!block.entries.is_empty() && block.input != place.input)
-                        {
-                            send(Work::Events(std::mem::take(&mut block)), &mut sent)?;
-                            collect(&mut waiting);
-                            handle_ready(&mut waiting, &mut next_to_handle)?;
-                        }
-                        if block.entries.is_empty() {
-                            block.input = place.input;
-                            place.file.clone_into(&mut block.file);
-                        }
-                        let span = event.map(|bytes| {
-                            block.bytes.extend_from_slice(bytes);
-                            (block.bytes.len() - bytes.len(), block.bytes.len())
-                        });
-                        block.entries.push(Entry { line: place.line, event: place.event, span });
-                        Ok(())
-                    })
+                if block.entries.is_empty() {
+                    block.input = place.input;
+                    place.file.clone_into(&mut block.file);
                 }
-            };
+                let end = event.map(|bytes| {
+                    block.bytes.extend_from_slice(bytes);
+                    block.bytes.len()
+                });
+                block.entries.push(Entry { line: place.line, event: place.event, end });
+                Ok(())
+            });
             if result.is_ok() && !block.entries.is_empty() {
-                send(Work::Events(block), &mut sent)?;
+                send(block, &mut sent)?;
             }
             drop(work_tx);
             result?;
