@@ -35,6 +35,13 @@ pub(crate) struct ServeArgs {
     /// Larger bodies get 413.
     #[arg(long, default_value_t = handlers::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Connections served at once; more wait to be accepted. With the body limit, this bounds memory.
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// A client that has not sent its request's headers, or its body, within this many milliseconds
+    /// is disconnected, so that slow or idle clients cannot hold every connection.
+    #[arg(long, default_value_t = 10_000)]
+    read_timeout_ms: u64,
     #[command(flatten)]
     delivery: DeliveryArgs,
 }
@@ -77,21 +84,33 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("serving POST http://{}/interaction/{{dataset_group}} (Ctrl-C to stop)", listener.local_addr()?);
+    let connections = Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1)));
+    let read_timeout = Duration::from_millis(args.read_timeout_ms.max(1));
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
+        // A free place first, then a connection: the ones beyond the limit wait in the listen backlog.
+        let (place, stream) = tokio::select! {
+            place = connections.clone().acquire_owned() => {
+                let Ok(place) = place else { break };
+                tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => (place, stream),
+                        Err(_) => continue,
+                    },
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
         };
         let app = app.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| answer(app.clone(), request));
+            let service = hyper::service::service_fn(move |request| answer(app.clone(), request, read_timeout));
             // A client that goes away mid-request concerns nobody else.
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(read_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
+            drop(place);
         });
     }
     eprint!("{}", app.metrics.snapshot());
@@ -101,12 +120,19 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn answer(
     app: Arc<App<SdkApi>>,
     request: hyper::Request<hyper::body::Incoming>,
+    read_timeout: Duration,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = request.into_parts();
     // Read at most one byte more than allowed, so an oversized body is known without holding it all.
-    let body = match Limited::new(body, app.max_body_bytes + 1).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => vec![0; app.max_body_bytes + 1],
+    let body = match tokio::time::timeout(read_timeout, Limited::new(body, app.max_body_bytes + 1).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(_)) => vec![0; app.max_body_bytes + 1],
+        Err(_) => {
+            let mut response =
+                hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"request body too slow\"}")));
+            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+            return Ok(response);
+        }
     };
     let response = app.handle_http(http::Request::from_parts(parts, body)).await;
     let (parts, body) = response.into_parts();

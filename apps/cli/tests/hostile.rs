@@ -118,3 +118,49 @@ fn serve_under_concurrent_hostile_load() {
         assert!(!log.contains(secret) && !stdout.contains(secret), "{secret:?} in serve's output");
     }
 }
+
+/// Idle and slow clients cannot hold `serve`: with 4 connections allowed, 6 clients that connect and
+/// send nothing (or half their headers) are disconnected after the read timeout and a real request
+/// behind them is answered; a body that stops short is answered 408.
+#[test]
+fn idle_and_slow_clients_cannot_hold_serve() {
+    let (mut emulator, emulator_url) = common::start_server(&["emulator", "--listen", "127.0.0.1:0"]);
+    let settings = common::temp("slow-clients.toml");
+    std::fs::write(&settings, "[personalize]\ntracking_ids = { shop = \"t-shop\" }\n").unwrap();
+    let extra = ["--settings", settings.to_str().unwrap(), "--max-connections", "4", "--read-timeout-ms", "300"];
+    let (mut server, base, _) = common::serve_with(&emulator_url, &extra);
+    let address = base.trim_start_matches("http://").to_owned();
+
+    let mut idle: Vec<TcpStream> = (0..6).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    for stream in &mut idle[4..] {
+        stream.write_all(b"POST /interaction/shop HTTP/1.1\r\nhost: x\r\n").unwrap();
+    }
+    let good = r#"{"event_id":"patient","event_type":"View","session_id":"s","item_ids":["P1"],"sent_at":1}"#;
+    let json = [("content-type", "application/json"), ("authorization", AUTH)];
+    // Waits behind the idle clients, and is answered once they are disconnected.
+    assert_eq!(request(&address, "POST", "/interaction/shop", &json, good.as_bytes(), good.len()), 200);
+    for stream in &mut idle {
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut rest = Vec::new();
+        // Closed by the server: end of stream (or a reset), never a read that times out.
+        if let Err(e) = stream.read_to_end(&mut rest) {
+            assert!(!matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut), "{e}");
+        }
+    }
+    // Headers on time, then a body that stops after 10 of its 100 bytes.
+    let head = format!(
+        "POST /interaction/shop HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\nauthorization: {AUTH}\r\ncontent-length: 100\r\n\r\n"
+    );
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(b"[{\"event_i").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    emulator.kill().unwrap();
+    emulator.wait().unwrap();
+}
