@@ -114,6 +114,27 @@ async fn fake_secrets_manager(secret: &'static str) -> (String, std::sync::Arc<s
 
 struct Watch(Child);
 
+/// `cargo lambda watch` serving the Lambda on `port`, with `env` as its environment.
+fn spawn_watch(port: u16, env: &[String]) -> Watch {
+    let mut command = Command::new("cargo");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["lambda", "watch", "--quiet", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .arg(port.to_string())
+        .args(["--bin", FUNCTION])
+        // The outer cargo's jobserver is not for this build.
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for var in env {
+        command.args(["--env-var", var]);
+    }
+    Watch(command.spawn().unwrap())
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -133,7 +154,6 @@ async fn the_binary_under_cargo_lambda_watch() {
     let emulator = Emulator::start("127.0.0.1:0".parse().unwrap(), Config::default()).await.unwrap();
     // The credentials come from Secrets Manager, as in the SAM template.
     let (secrets_url, secret_reads) = fake_secrets_manager(r#"{"username":"snowbridge","password":"pa55"}"#).await;
-    let port = free_port();
     let env = [
         format!("AWS_ENDPOINT_URL_PERSONALIZE_EVENTS={}", emulator.endpoint_url()),
         "AWS_ACCESS_KEY_ID=test".into(),
@@ -146,39 +166,32 @@ async fn the_binary_under_cargo_lambda_watch() {
         "SNOWPLOW_PERSONALIZE_BASIC_AUTH_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:snowbridge-AbCdEf".into(),
         "SNOWPLOW_PERSONALIZE_MAX_ATTEMPTS=2".into(),
     ];
-    let mut command = Command::new("cargo");
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "lambda",
-            "watch",
-            "--quiet",
-            "--ignore-changes",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-        ])
-        .args(["--bin", FUNCTION])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for var in &env {
-        command.args(["--env-var", var]);
-    }
-    let _watch = Watch(command.spawn().unwrap());
-
     // The first invocation builds the function; allow for a cold cache. The probe is an empty batch,
-    // so probes that time out while cargo builds and are answered later change nothing.
-    let deadline = Instant::now() + Duration::from_secs(900);
+    // so probes that time out while cargo builds and are answered later change nothing. cargo lambda
+    // watch was once seen to accept invocations and never start the build (on a machine whose disk had
+    // filled up); a watch that gives no answer for five minutes is replaced, at most twice.
     let invocations = format!("/2015-03-31/functions/{FUNCTION}/invocations");
-    loop {
-        match request(port, "POST", &invocations, &[], r#"{"Records":[]}"#) {
-            Ok((200, _)) => break,
-            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(2)).await,
-            other => panic!("cargo lambda watch never answered: {other:?}"),
+    let mut started = None;
+    for attempt in 1..=3 {
+        let port = free_port();
+        let watch = spawn_watch(port, &env);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let ready = loop {
+            match request(port, "POST", &invocations, &[], r#"{"Records":[]}"#) {
+                Ok((200, _)) => break true,
+                _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_secs(2)).await,
+                other => {
+                    eprintln!("attempt {attempt}: cargo lambda watch never answered: {other:?}");
+                    break false;
+                }
+            }
+        };
+        if ready {
+            started = Some((watch, port));
+            break;
         }
     }
+    let (_watch, port) = started.expect("cargo lambda watch never answered in three attempts");
     let answer = invoke(port, &payload("kinesis-enriched.json"));
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.accepted().len(), 3);
