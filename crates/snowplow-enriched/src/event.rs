@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use crate::entity::{self, Entity};
 use crate::fields::{FIELD_COUNT, Field};
 use crate::iglu::SchemaKey;
+use crate::tabs;
 use crate::timestamp::Timestamp;
 
 /// What is wrong with an event, naming the field.
@@ -49,62 +50,27 @@ pub struct Event<'a> {
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
 }
 
-/// Tabs in `bytes`. Counting into a byte per 64-byte block lets the compiler keep the comparisons in
-/// vector registers, several times faster than a per-byte count or a search that stops at every tab.
-fn count_tabs(bytes: &[u8]) -> usize {
-    let mut blocks = bytes.chunks_exact(64);
-    let mut tabs = 0;
-    for block in &mut blocks {
-        tabs += usize::from(block.iter().map(|&b| u8::from(b == b'\t')).sum::<u8>());
-    }
-    tabs + blocks.remainder().iter().filter(|&&b| b == b'\t').count()
-}
-
-/// Calls `each` with the position of every tab in `line`, in order, until it returns false; whether it
-/// never did. Eight bytes at a time: a line has ~130 tabs in ~2 KB, so one search call per tab (as
-/// `memchr` makes) costs more in setup than in searching.
-fn for_each_tab(line: &[u8], mut each: impl FnMut(usize) -> bool) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let chunks = line.chunks_exact(8);
-    let tail = line.len() - chunks.remainder().len();
-    for (i, chunk) in chunks.enumerate() {
-        // Every chunk is 8 bytes long; the fallback holds no tab.
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ (ONES * u64::from(b'\t'));
-        // The high bit of each byte of `x` that is zero (a tab in the line), with no false positives.
-        let mut tabs = !(((x & LOW7) + LOW7) | x | LOW7);
-        while tabs != 0 {
-            if !each(i * 8 + (tabs.trailing_zeros() / 8) as usize) {
-                return false;
-            }
-            tabs &= tabs - 1;
-        }
-    }
-    line[tail..].iter().enumerate().filter(|(_, b)| **b == b'\t').all(|(j, _)| each(tail + j))
-}
-
 /// The bytes of one field of a line, after checking that the line has exactly 131 fields, without
 /// indexing the others: what a filter needs, at a fraction of [`Event::parse`]'s cost. Counting tabs is
 /// one pass the compiler vectorises; the field is then found from whichever end is nearer.
 pub fn peek_field(line: &[u8], field: Field) -> Result<&[u8], EventError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let tabs = count_tabs(line);
+    let tabs = tabs::count(line);
     if tabs + 1 != FIELD_COUNT {
         return Err(EventError::FieldCount { found: tabs + 1 });
     }
     let index = field.index();
+    // The field lies between the tabs numbered index - 1 and index; count from the nearer end.
     let (start, end) = if index < FIELD_COUNT / 2 {
-        let mut start = 0;
-        for _ in 0..index {
-            start += memchr::memchr(b'\t', &line[start..]).map_or(0, |i| i + 1);
-        }
+        let start = index.checked_sub(1).and_then(|n| tabs::nth(line, n)).map_or(0, |tab| tab + 1);
         (start, memchr::memchr(b'\t', &line[start..]).map_or(line.len(), |i| start + i))
     } else {
-        let mut end = line.len();
-        for _ in index + 1..FIELD_COUNT {
-            end = memchr::memrchr(b'\t', &line[..end]).unwrap_or(0);
-        }
+        // Tab number `index` from the start is number `FIELD_COUNT - 2 - index` from the end.
+        let end = match (FIELD_COUNT - 2).checked_sub(index) {
+            Some(n) => tabs::nth_back(line, n).unwrap_or(line.len()),
+            None => line.len(),
+        };
         (memchr::memrchr(b'\t', &line[..end]).map_or(0, |i| i + 1), end)
     };
     Ok(&line[start..end])
@@ -118,7 +84,7 @@ impl<'a> Event<'a> {
         let mut fields: [&'a [u8]; FIELD_COUNT] = [&[]; FIELD_COUNT];
         let mut start = 0;
         let mut n = 0;
-        let complete = for_each_tab(line, |tab| {
+        let complete = tabs::for_each(line, |tab| {
             if n == FIELD_COUNT - 1 {
                 return false;
             }
@@ -128,7 +94,7 @@ impl<'a> Event<'a> {
             true
         });
         if !complete {
-            return Err(EventError::FieldCount { found: count_tabs(line) + 1 });
+            return Err(EventError::FieldCount { found: tabs::count(line) + 1 });
         }
         fields[n] = &line[start..];
         if n + 1 != FIELD_COUNT {
@@ -254,37 +220,6 @@ impl<'a> Event<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tabs_are_found_eight_bytes_at_a_time_exactly() {
-        // Bytes next to a tab in value, and with the high bit set, around every chunk boundary.
-        let alphabet = [b'\t', b'\t', 0x08, 0x0A, 0x89, 0x00, 0xFF, b'a'];
-        let mut state = 7u32;
-        for len in 0..70 {
-            for _ in 0..40 {
-                let line: Vec<u8> = (0..len)
-                    .map(|_| {
-                        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                        alphabet[(state >> 29) as usize]
-                    })
-                    .collect();
-                let expected: Vec<usize> =
-                    line.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
-                let mut found = Vec::new();
-                assert!(for_each_tab(&line, |at| {
-                    found.push(at);
-                    true
-                }));
-                assert_eq!(found, expected, "{line:?}");
-                let mut first = None;
-                let complete = for_each_tab(&line, |at| {
-                    first = Some(at);
-                    false
-                });
-                assert_eq!((complete, first), (expected.is_empty(), expected.first().copied()));
-            }
-        }
-    }
 
     fn line(set: &[(Field, &str)]) -> String {
         let mut fields = vec![""; FIELD_COUNT];

@@ -19,6 +19,7 @@ mod iglu;
 mod json;
 mod loose;
 mod record;
+mod tabs;
 mod timestamp;
 pub mod tsv;
 
