@@ -271,14 +271,18 @@ pub(crate) fn run(
 /// order. Memory stays bounded: at most two blocks per worker are in flight.
 mod parallel {
     use std::collections::BTreeMap;
+    use std::fs::File;
+    use std::io;
     use std::sync::mpsc;
     use std::sync::{Arc, Mutex};
 
+    use anyhow::Context as _;
     use interactions::{Outcome, Pipeline};
 
     use super::{Handling, RunOptions};
     use crate::input::{Place, Unreadable, for_each_event};
     use crate::output::{BadRows, Output};
+    use crate::segments::{self, Segment};
 
     /// Events per block: large enough that handing blocks around costs nothing, small enough that
     /// output starts at once.
@@ -307,6 +311,45 @@ mod parallel {
         rendered: Vec<u8>,
         ends: Vec<usize>,
     }
+    impl Outcomes {
+        fn with_capacity(events: usize) -> Outcomes {
+            Outcomes { outcomes: Vec::with_capacity(events), rendered: Vec::new(), ends: Vec::new() }
+        }
+
+        /// Maps one event (or records why there is none), rendering its interaction when asked to.
+        fn push(&mut self, pipeline: &Pipeline, event: Result<&[u8], Unreadable>, render: bool) {
+            let outcome = event.map(|bytes| pipeline.process(bytes));
+            if render {
+                if let Ok(Outcome::Interaction { interaction, .. }) = &outcome {
+                    // Writing into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut self.rendered, interaction);
+                    self.rendered.push(b'\n');
+                }
+                self.ends.push(self.rendered.len());
+            }
+            self.outcomes.push(outcome);
+        }
+
+        /// Hands the outcomes to `handling` in order; `place(i)` says where the `i`th event was, `None`
+        /// for one an earlier run finished.
+        fn handle<'n>(
+            self,
+            mut place: impl FnMut(usize) -> Option<Place<'n>>,
+            handling: &mut Handling<'_>,
+            out: &mut Output,
+            bad_rows: &mut BadRows,
+        ) -> anyhow::Result<()> {
+            let mut start = 0;
+            for (i, outcome) in self.outcomes.into_iter().enumerate() {
+                let rendered = self.ends.get(i).map(|&end| &self.rendered[std::mem::replace(&mut start, end)..end]);
+                if let Some(place) = place(i) {
+                    handling.line(place, outcome, rendered, out, bad_rows)?;
+                }
+            }
+            Ok(())
+        }
+    }
+
     type Mapped = (u64, Block, Outcomes);
     /// Mapped blocks that arrived before an earlier one, by sequence number.
     type Waiting = BTreeMap<u64, (Block, Outcomes)>;
@@ -318,6 +361,12 @@ mod parallel {
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
+        // Plain files are read by the mapping threads themselves; streams by this thread.
+        if options.reading.records.is_none() {
+            if let Some(plan) = segments::plan(&options.inputs, segments::SEGMENT_BYTES) {
+                return run_segments(pipeline, options, &plan, handling, out, bad_rows);
+            }
+        }
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Block)>(options.threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<Mapped>();
@@ -332,29 +381,13 @@ mod parallel {
                         let next = work_rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((seq, block))) = next else { break };
                         let mut start = 0;
-                        let mut mapped = Outcomes {
-                            outcomes: Vec::with_capacity(block.entries.len()),
-                            rendered: Vec::new(),
-                            ends: Vec::new(),
-                        };
+                        let mut mapped = Outcomes::with_capacity(block.entries.len());
                         for entry in &block.entries {
-                            let outcome = match &entry.end {
-                                Ok(end) => {
-                                    let outcome = pipeline.process(&block.bytes[start..*end]);
-                                    start = *end;
-                                    Ok(outcome)
-                                }
+                            let event = match &entry.end {
+                                Ok(end) => Ok(&block.bytes[std::mem::replace(&mut start, *end)..*end]),
                                 Err(unreadable) => Err(unreadable.clone()),
                             };
-                            if render {
-                                if let Ok(Outcome::Interaction { interaction, .. }) = &outcome {
-                                    // Writing into a Vec cannot fail.
-                                    let _ = serde_json::to_writer(&mut mapped.rendered, interaction);
-                                    mapped.rendered.push(b'\n');
-                                }
-                                mapped.ends.push(mapped.rendered.len());
-                            }
-                            mapped.outcomes.push(outcome);
+                            mapped.push(pipeline, event, render);
                         }
                         if done_tx.send((seq, block, mapped)).is_err() {
                             break;
@@ -367,14 +400,11 @@ mod parallel {
             let mut waiting: Waiting = BTreeMap::new();
             let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
                 while let Some((block, mapped)) = waiting.remove(next) {
-                    let mut start = 0;
-                    for (i, (entry, outcome)) in block.entries.iter().zip(mapped.outcomes).enumerate() {
-                        let place =
-                            Place { input: block.input, file: &block.file, line: entry.line, event: entry.event };
-                        let rendered =
-                            mapped.ends.get(i).map(|&end| &mapped.rendered[std::mem::replace(&mut start, end)..end]);
-                        handling.line(place, outcome, rendered, out, bad_rows)?;
-                    }
+                    let place = |i: usize| {
+                        let entry = &block.entries[i];
+                        Some(Place { input: block.input, file: &block.file, line: entry.line, event: entry.event })
+                    };
+                    mapped.handle(place, handling, out, bad_rows)?;
                     *next += 1;
                 }
                 Ok(())
@@ -416,6 +446,102 @@ mod parallel {
                 let (seq, done, outcomes) = done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
                 waiting.insert(seq, (done, outcomes));
                 handle_ready(&mut waiting, &mut next_to_handle)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Segments mapped ahead of the one being handled, per thread: enough to keep every thread busy
+    /// while one segment is slow, and a bound on memory.
+    const AHEAD_PER_THREAD: usize = 4;
+
+    /// [`run`] over plain files: each mapping thread reads the segments it maps (see
+    /// [`crate::segments`]), and this thread handles their outcomes in segment order, numbering lines.
+    fn run_segments(
+        pipeline: &Pipeline,
+        options: &RunOptions,
+        plan: &[Segment],
+        handling: &mut Handling<'_>,
+        out: &mut Output,
+        bad_rows: &mut BadRows,
+    ) -> anyhow::Result<()> {
+        let files = options
+            .inputs
+            .iter()
+            .map(|name| File::open(name).with_context(|| format!("cannot open {name}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
+        let max = options.reading.max_line_bytes;
+        let (work_tx, work_rx) = mpsc::sync_channel::<usize>(options.threads * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<(usize, io::Result<Outcomes>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..options.threads {
+                let (work_rx, done_tx, files) = (work_rx.clone(), done_tx.clone(), &files);
+                scope.spawn(move || {
+                    let mut buf = Vec::new();
+                    loop {
+                        let next = work_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok(index)) = next else { break };
+                        let segment = plan[index];
+                        let mut mapped = Outcomes::with_capacity(1024);
+                        let read = segments::lines(&files[segment.input], segment, max, &mut buf, |line| {
+                            let event = line.map_err(|length| Unreadable::TooLong { length, max });
+                            mapped.push(pipeline, event, render);
+                        });
+                        if done_tx.send((index, read.map(|()| mapped))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut lines_before = vec![0u64; options.inputs.len()];
+            let (mut next_to_handle, mut bytes_handled, mut events) = (0usize, 0u64, 0u64);
+            let mut waiting: BTreeMap<usize, io::Result<Outcomes>> = BTreeMap::new();
+            let mut receive = |waiting: &mut BTreeMap<_, _>, next: &mut usize, block: bool| -> anyhow::Result<()> {
+                if block {
+                    let (index, mapped) = done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+                    waiting.insert(index, mapped);
+                }
+                while let Ok((index, mapped)) = done_rx.try_recv() {
+                    waiting.insert(index, mapped);
+                }
+                while let Some(mapped) = waiting.remove(next) {
+                    let segment = plan[*next];
+                    let file = &options.inputs[segment.input];
+                    let mapped = mapped.with_context(|| format!("cannot read {file}"))?;
+                    let base = lines_before[segment.input];
+                    let count = mapped.outcomes.len() as u64;
+                    let place = |i: usize| {
+                        let line = base + i as u64 + 1;
+                        let place = Place { input: segment.input, file, line, event: None };
+                        (!options.done(segment.input, line)).then_some(place)
+                    };
+                    mapped.handle(place, handling, out, bad_rows)?;
+                    lines_before[segment.input] += count;
+                    (bytes_handled, events) = (bytes_handled + segment.end - segment.start, events + count);
+                    if let Some(bar) = &options.progress {
+                        bar.set_position(bytes_handled);
+                        bar.set_message(format!("{events} events"));
+                    }
+                    *next += 1;
+                }
+                Ok(())
+            };
+            for index in 0..plan.len() {
+                while index >= next_to_handle + AHEAD_PER_THREAD * options.threads {
+                    receive(&mut waiting, &mut next_to_handle, true)?;
+                }
+                work_tx.send(index).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+                receive(&mut waiting, &mut next_to_handle, false)?;
+            }
+            drop(work_tx);
+            while next_to_handle < plan.len() {
+                receive(&mut waiting, &mut next_to_handle, true)?;
+            }
+            if let Some(bar) = &options.progress {
+                bar.finish_and_clear();
             }
             Ok(())
         })

@@ -23,8 +23,14 @@ impl Tally {
         match outcome {
             Outcome::Filtered => self.filtered += 1,
             Outcome::Interaction { flavour, interaction } => {
-                let key = (*flavour, interaction.event_type.clone());
-                *self.interactions.entry(key).or_default() += 1;
+                // A run has a dozen kinds at most; finding one by hand spares a key allocation per event.
+                let kind = &interaction.event_type;
+                match self.interactions.iter_mut().find(|((f, t), _)| f == flavour && t == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        self.interactions.insert((*flavour, kind.clone()), 1);
+                    }
+                }
             }
             Outcome::Skipped { flavour, reason } => {
                 *self.skipped.entry((flavour.unwrap_or("-"), reason)).or_default() += 1;

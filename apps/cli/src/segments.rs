@@ -1,0 +1,227 @@
+//! Plain files cut into byte ranges that threads read and map on their own.
+//!
+//! With one thread reading for all, that thread is the limit on two cores: it copies every line once
+//! more than mapping needs. A segment is read by the thread that maps it, with positioned reads on its
+//! own buffer, so reading is spread over the threads as well. Each line belongs to the segment its
+//! first byte lies in, which a thread can tell from the byte before the segment; lines are numbered
+//! within their segment, and the ordered side adds the lines of the segments before.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
+/// thread in flight stay a few megabytes.
+pub(crate) const SEGMENT_BYTES: u64 = 1 << 20;
+
+/// Bytes read at a time past a segment's end, for a line that began in it.
+const CONTINUATION_BYTES: usize = 64 * 1024;
+
+/// One segment of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub(crate) input: usize,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+/// The segments of `names` when every one is a plain regular file (not stdin, the demo or a compressed
+/// file), otherwise `None`: those are read as a stream.
+pub(crate) fn plan(names: &[String], segment_bytes: u64) -> Option<Vec<Segment>> {
+    let mut segments = Vec::new();
+    for (input, name) in names.iter().enumerate() {
+        let path = Path::new(name);
+        let compressed = matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst"));
+        if name == "-" || name == crate::input::DEMO_INPUT || compressed || !cfg!(unix) {
+            return None;
+        }
+        let meta = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file)?;
+        let len = meta.len();
+        segments.extend((0..len.div_ceil(segment_bytes)).map(|i| Segment {
+            input,
+            start: i * segment_bytes,
+            end: ((i + 1) * segment_bytes).min(len),
+        }));
+    }
+    Some(segments)
+}
+
+/// Reading at a position, without moving a shared cursor (so threads may share a file).
+pub(crate) trait ReadAt {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+#[cfg(unix)]
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+#[cfg(not(unix))]
+impl ReadAt for File {
+    fn read_at(&self, _: &mut [u8], _: u64) -> io::Result<usize> {
+        // `plan` never offers segments off Unix.
+        Err(io::Error::new(io::ErrorKind::Unsupported, "positioned reads"))
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let rest = usize::try_from(offset).ok().and_then(|at| self.get(at..)).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+/// Appends up to `len` bytes from `offset` to `buf`; fewer only at the end of the source.
+fn read_full(source: &(impl ReadAt + ?Sized), offset: u64, buf: &mut Vec<u8>, len: usize) -> io::Result<usize> {
+    let old = buf.len();
+    buf.resize(old + len, 0);
+    let mut got = 0;
+    while got < len {
+        match source.read_at(&mut buf[old + got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(old + got);
+    Ok(got)
+}
+
+/// Calls `each` with every line that begins in `segment`, in order and without its newline: `Ok(bytes)`,
+/// or `Err(length)` for a line over `max` bytes, which is measured but not kept. Exactly the lines, and
+/// the verdicts, that reading the whole source as a stream gives (a final line without a newline counts;
+/// an empty source has none).
+pub(crate) fn lines(
+    source: &(impl ReadAt + ?Sized),
+    segment: Segment,
+    max: usize,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(Result<&[u8], u64>),
+) -> io::Result<()> {
+    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
+    buf.clear();
+    // The byte before the segment says whether a line begins at its start.
+    let from = segment.start.saturating_sub(1);
+    let want = usize::try_from(segment.end - from).map_err(io::Error::other)?;
+    let at_end = read_full(source, from, buf, want)? < want;
+    let mut pos = match segment.start {
+        0 => 0,
+        _ => match memchr::memchr(b'\n', buf) {
+            Some(i) => i + 1,
+            None => return Ok(()),
+        },
+    };
+    while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
+        line(&buf[pos..pos + i]);
+        pos += i + 1;
+    }
+    if pos == buf.len() {
+        return Ok(());
+    }
+    if at_end {
+        line(&buf[pos..]);
+        return Ok(());
+    }
+    // The segment's last line goes on past its end: read on to its newline (or the end of the source),
+    // keeping no more of it than the limit allows.
+    let mut offset = from + buf.len() as u64;
+    buf.drain(..pos);
+    let mut length = buf.len() as u64;
+    loop {
+        if length > max as u64 {
+            buf.clear();
+        }
+        let scanned = buf.len();
+        let got = read_full(source, offset, buf, CONTINUATION_BYTES)?;
+        offset += got as u64;
+        if let Some(i) = memchr::memchr(b'\n', &buf[scanned..]) {
+            length += i as u64;
+            buf.truncate(scanned + i);
+            break;
+        }
+        length += got as u64;
+        if got < CONTINUATION_BYTES {
+            break;
+        }
+    }
+    if length > max as u64 {
+        each(Err(length));
+    } else {
+        line(buf);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Line, read_line};
+
+    /// What the stream reader makes of `source`.
+    fn streamed(source: &[u8], max: usize) -> Vec<Result<Vec<u8>, u64>> {
+        let mut reader = io::BufReader::with_capacity(7, source);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(line) = read_line(&mut reader, &mut buf, max).unwrap() {
+            out.push(match line {
+                Line::Complete => Ok(buf.clone()),
+                Line::TooLong(n) => Err(n),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn segments_give_the_lines_a_stream_gives() {
+        let alphabet = [b'\n', b'\n', b'a', b'b', b'\r', b'\t'];
+        let mut state = 11u32;
+        for len in 0..120usize {
+            for round in 0..12 {
+                let source: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        // Later rounds make long lines rare-newline runs.
+                        let pick = (state >> 28) as usize % if round > 6 { 12 } else { alphabet.len() };
+                        alphabet.get(pick).copied().unwrap_or(b'z')
+                    })
+                    .collect();
+                for max in [0, 3, 9, 1000] {
+                    let expected = streamed(&source, max);
+                    for segment_bytes in [1, 2, 5, 16, 64] {
+                        let mut got = Vec::new();
+                        let mut buf = Vec::new();
+                        let len = source.len() as u64;
+                        for i in 0..len.div_ceil(segment_bytes) {
+                            let segment =
+                                Segment { input: 0, start: i * segment_bytes, end: ((i + 1) * segment_bytes).min(len) };
+                            lines(&source[..], segment, max, &mut buf, |l| got.push(l.map(<[u8]>::to_vec))).unwrap();
+                        }
+                        assert_eq!(got, expected, "{source:?} max {max} segments of {segment_bytes}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_lines_past_a_segment_are_measured_not_kept() {
+        let mut source = b"ab\n".to_vec();
+        source.extend(std::iter::repeat_n(b'x', 200_000));
+        source.extend(b"\ncd");
+        let segment = Segment { input: 0, start: 0, end: 10 };
+        let mut got = Vec::new();
+        lines(&source[..], segment, 1000, &mut Vec::new(), |l| got.push(l.map(<[u8]>::to_vec))).unwrap();
+        assert_eq!(got, [Ok(b"ab".to_vec()), Err(200_000)]);
+        let mut got = Vec::new();
+        lines(&source[..], segment, 300_000, &mut Vec::new(), |l| got.push(l.map(<[u8]>::len))).unwrap();
+        assert_eq!(got, [Ok(2), Ok(200_000)]);
+    }
+}
