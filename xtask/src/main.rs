@@ -37,14 +37,27 @@ fn main() -> anyhow::Result<()> {
         "lambda" => lambda(),
         "bench" => bench(&rest),
         "fuzz" => fuzz(&rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
         _ => {
-            eprintln!(
-                "usage: cargo xtask fixtures | corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE] [--records zstd|gzip|plain] [--per-record K] | bench | lambda"
-            );
+            eprintln!("{USAGE}");
             bail!("unknown task {task:?}")
         }
     }
 }
+
+const USAGE: &str = "usage: cargo xtask <task>
+  fixtures                      regenerate fixtures/ (review the diff)
+  corpus --events N [--mix realistic|uniform] [--seed S] [--out FILE]
+         [--records zstd|gzip|plain] [--per-record K]
+                                a synthetic corpus of enriched events
+  bench [--runs N] [--threads N] [--events N] [--mix M]
+                                snowplow-personalize against the seed pipeline and wc -l
+  lambda                        build the Lambda zip (cargo-lambda)
+  fuzz <target|all> [--seconds N]
+                                run the fuzz targets (cargo-fuzz)";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
