@@ -53,8 +53,7 @@ pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
     }
     let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
     let counted = Counted { inner: file, counter: counter.clone() };
-    let path = Path::new(name);
-    let reader: Box<dyn BufRead> = match path.extension().and_then(|e| e.to_str()) {
+    let reader: Box<dyn BufRead> = match compression(name) {
         Some("gz") => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(counted))),
         Some("zst") => Box::new(BufReader::with_capacity(
             BUFFER,
@@ -63,6 +62,16 @@ pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
         _ => Box::new(BufReader::with_capacity(BUFFER, counted)),
     };
     Ok(Input { name: name.to_owned(), reader })
+}
+
+/// The compression a file's name declares (`gz` or `zst`), if any.
+pub(crate) fn compression(name: &str) -> Option<&str> {
+    Path::new(name).extension().and_then(|e| e.to_str()).filter(|e| matches!(*e, "gz" | "zst"))
+}
+
+/// Whether `name` is read only as a stream: stdin, the built-in demo, or a compressed file.
+pub(crate) fn stream_only(name: &str) -> bool {
+    name == "-" || name == DEMO_INPUT || compression(name).is_some()
 }
 
 /// How a line came out of [`read_line`].

@@ -266,9 +266,10 @@ pub(crate) fn run(
     Ok((tally, metrics))
 }
 
-/// Mapping on several threads with results in input order: the reading thread cuts the input into
-/// blocks of events, workers map whole blocks, and the reading thread handles their outcomes in block
-/// order. Memory stays bounded: at most two blocks per worker are in flight.
+/// Mapping on several threads with results in input order. Plain files are cut into byte segments that
+/// the workers read and map themselves (see [`crate::segments`]); streams are cut into blocks of events
+/// by the reading thread and mapped by the workers. Either way this thread handles the outcomes in
+/// input order, and memory stays bounded by how far the workers may run ahead.
 mod parallel {
     use std::collections::BTreeMap;
     use std::fs::File;

@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
 
 /// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
 /// thread in flight stay a few megabytes.
@@ -30,12 +29,10 @@ pub(crate) struct Segment {
 pub(crate) fn plan(names: &[String], segment_bytes: u64) -> Option<Vec<Segment>> {
     let mut segments = Vec::new();
     for (input, name) in names.iter().enumerate() {
-        let path = Path::new(name);
-        let compressed = matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst"));
-        if name == "-" || name == crate::input::DEMO_INPUT || compressed || !cfg!(unix) {
+        if crate::input::stream_only(name) || !cfg!(unix) {
             return None;
         }
-        let meta = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file)?;
+        let meta = std::fs::metadata(name).ok().filter(std::fs::Metadata::is_file)?;
         let len = meta.len();
         segments.extend((0..len.div_ceil(segment_bytes)).map(|i| Segment {
             input,
