@@ -31,7 +31,8 @@ pub const TARGETS: &[(&str, Check)] = &[
 ];
 
 /// Any bytes as an enriched line: parsing, every typed accessor, entity access and the SDK JSON
-/// rendering either succeed or return an error, and `peek_field` agrees with `parse`.
+/// rendering either succeed or return an error, `peek_field` agrees with `parse`, and the fast entity
+/// scanner agrees with serde_json on each entity field.
 pub fn enriched_line(line: &[u8]) {
     let parsed = Event::parse(line);
     if let Ok(event) = &parsed {
@@ -42,6 +43,11 @@ pub fn enriched_line(line: &[u8]) {
         }
     }
     let Ok(event) = parsed else { return };
+    for field in [Field::Contexts, Field::DerivedContexts, Field::UnstructEvent] {
+        if let Ok(Some(text)) = event.str(field) {
+            snowplow_enriched::assert_envelope_paths_agree(text);
+        }
+    }
     for field in Field::ALL {
         let _ = event.str(field);
         match field.kind() {

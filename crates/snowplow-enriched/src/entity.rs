@@ -14,15 +14,21 @@ use serde_json::value::RawValue;
 
 use crate::iglu::{IgluUri, SchemaKey};
 use crate::loose::{Loose, deserialize_cow_str};
+use crate::scan;
 
 /// One self-describing entity.
 #[derive(Debug, Clone)]
 pub struct Entity<'a> {
     schema: Cow<'a, str>,
-    data: &'a RawValue,
+    /// Valid JSON text.
+    data: &'a str,
 }
 
 impl<'a> Entity<'a> {
+    pub(crate) fn new(schema: Cow<'a, str>, data: &'a str) -> Entity<'a> {
+        Entity { schema, data }
+    }
+
     /// The entity's schema URI as written (it may not be a valid Iglu URI).
     pub fn schema(&self) -> &str {
         &self.schema
@@ -40,14 +46,14 @@ impl<'a> Entity<'a> {
 
     /// The entity's data as raw JSON text (`null` when the entity has none).
     pub fn raw_data(&self) -> &'a str {
-        self.data.get()
+        self.data
     }
 
     /// The entity's data as a lenient borrowed tree.
     pub fn data(&self) -> Loose<'a> {
         // The envelope parse already validated this text as JSON, and nesting deeper than serde_json's
         // recursion limit would have failed there too, so this cannot fail; null keeps it total.
-        Loose::parse(self.data.get()).unwrap_or(Loose::Null)
+        Loose::parse(self.data).unwrap_or(Loose::Null)
     }
 }
 
@@ -58,6 +64,14 @@ pub(crate) struct EnvelopeError(pub(crate) String);
 /// Parses a `contexts` or `derived_contexts` field. `null`, `{}` and an absent or null `data` mean no
 /// entities; anything else must be an array of objects whose `schema` is a string.
 pub(crate) fn parse_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeError> {
+    if let Some(entities) = scan::contexts(text) {
+        return Ok(entities);
+    }
+    // The slow path decides what the scanner left to it, and names the error when there is one.
+    serde_contexts(text)
+}
+
+fn serde_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let entities = de.deserialize_option(OptionalEnvelope(ContextsSeed)).map_err(json_error)?;
     de.end().map_err(json_error)?;
@@ -67,10 +81,40 @@ pub(crate) fn parse_contexts(text: &str) -> Result<Vec<Entity<'_>>, EnvelopeErro
 /// Parses an `unstruct_event` field into its inner entity. The outer `data` must be an object with a
 /// string `schema`.
 pub(crate) fn parse_unstruct(text: &str) -> Result<Entity<'_>, EnvelopeError> {
+    let inner = match scan::unstruct(text) {
+        Some(inner) => inner,
+        None => serde_unstruct(text)?,
+    };
+    inner.ok_or_else(|| EnvelopeError("unstruct_event has no inner {schema, data} object".into()))
+}
+
+fn serde_unstruct(text: &str) -> Result<Option<Entity<'_>>, EnvelopeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let inner = de.deserialize_option(OptionalEnvelope(UnstructSeed)).map_err(json_error)?;
     de.end().map_err(json_error)?;
-    inner.flatten().ok_or_else(|| EnvelopeError("unstruct_event has no inner {schema, data} object".into()))
+    Ok(inner.flatten())
+}
+
+/// For tests and fuzzing: panics unless the fast scanner agrees with serde_json on `text`, read both
+/// as a contexts field and as an `unstruct_event` field. The scanner may leave text to serde_json, but
+/// when it answers, it must answer what serde_json does.
+#[doc(hidden)]
+pub fn assert_envelope_paths_agree(text: &str) {
+    fn view<'e>(entities: impl IntoIterator<Item = &'e Entity<'e>>) -> Vec<(&'e str, &'e str)> {
+        entities.into_iter().map(|e| (e.schema(), e.raw_data())).collect()
+    }
+    if let Some(fast) = scan::contexts(text) {
+        match serde_contexts(text) {
+            Ok(slow) => assert_eq!(view(&fast), view(&slow), "contexts {text:?}"),
+            Err(e) => panic!("the scanner accepts contexts that serde_json rejects ({}): {text:?}", e.0),
+        }
+    }
+    if let Some(fast) = scan::unstruct(text) {
+        match serde_unstruct(text) {
+            Ok(slow) => assert_eq!(view(&fast), view(&slow), "unstruct_event {text:?}"),
+            Err(e) => panic!("the scanner accepts an unstruct_event that serde_json rejects ({}): {text:?}", e.0),
+        }
+    }
 }
 
 fn json_error(e: serde_json::Error) -> EnvelopeError {
@@ -191,7 +235,7 @@ impl<'de> Visitor<'de> for EntitySeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let (schema, data) = envelope_keys(map, |m| m.next_value::<&'de RawValue>())?;
-        Ok(Entity { schema: schema.unwrap_or(Cow::Borrowed("")), data: data.unwrap_or(RawValue::NULL) })
+        Ok(Entity::new(schema.unwrap_or(Cow::Borrowed("")), data.map_or("null", RawValue::get)))
     }
 }
 
@@ -305,6 +349,47 @@ mod tests {
             "[]",
         ] {
             assert!(parse_contexts(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Valid envelopes that exercise every JSON form the scanner passes over.
+    const VALID: &[&str] = &[
+        r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:a.b/c/jsonschema/1-0-0","data":{"id":"x\"y\\z\u00e9\/","n":-0.5e+3,"m":[1,0,-2,3.25,1E9,true,false,null,[],{},[{}]],"o":{"p":{"q":[["deep"]]}},"s":"a long string with no escapes that spans more than one sixteen-byte block"}},{"Schema":null,"DATA":"text","other":[1,{"x":2}]},{"schema":"iglu:a.b/e/jsonschema/1-0-0"}]}"#,
+        " { \"data\" : [ { \"schema\" : \"iglu:a/b/jsonschema/1-0-0\" , \"data\" : [ 1 , 2 ] } ] , \"data2\" : 0 } \n",
+        r#"{"schema":"x","data":{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"k":"v","u":"\ud83d\ude00"}}}"#,
+        r#"{"schema":"iglu:x\/y","data":[{"schema":"iglu:a.b\/c\/jsonschema\/1-0-0","data":1}],"data":[]}"#,
+        "null",
+    ];
+
+    #[test]
+    fn the_scanner_reads_common_envelopes_itself() {
+        for text in VALID.iter().take(4) {
+            assert!(scan::contexts(text).is_some() || scan::unstruct(text).is_some(), "{text}");
+            assert_envelope_paths_agree(text);
+        }
+        assert_eq!(scan::contexts(VALID[3]).map(|e| e.len()), Some(0));
+    }
+
+    #[test]
+    fn the_scanner_agrees_with_serde_json_on_every_small_corruption() {
+        let replacements = b"\"\\{}[],:0-+.eE \n\x01tnux9/";
+        for text in VALID {
+            let bytes = text.as_bytes();
+            for at in 0..=bytes.len() {
+                let mut variants = vec![bytes[..at].to_vec()];
+                if at < bytes.len() {
+                    variants.push([&bytes[..at], &bytes[at + 1..]].concat());
+                    for &r in replacements {
+                        variants.push([&bytes[..at], &[r], &bytes[at + 1..]].concat());
+                        variants.push([&bytes[..at], &[r], &bytes[at..]].concat());
+                    }
+                }
+                for variant in variants {
+                    if let Ok(variant) = std::str::from_utf8(&variant) {
+                        assert_envelope_paths_agree(variant);
+                    }
+                }
+            }
         }
     }
 

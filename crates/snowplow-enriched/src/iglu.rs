@@ -19,19 +19,15 @@ impl<'s> IgluUri<'s> {
     /// `^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[1-9][0-9]*(-(0|[1-9][0-9]*)){2}$`.
     pub fn parse(uri: &'s str) -> Option<IgluUri<'s>> {
         let rest = uri.strip_prefix("iglu:")?;
-        let mut parts = rest.splitn(4, '/');
-        let (vendor, name, format, version) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let word = |s: &str, dots: bool| {
-            !s.is_empty()
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (dots && b == b'.'))
-        };
-        if !(word(vendor, true) && word(name, false) && word(format, false)) {
+        let (vendor, rest) = rest.split_once('/')?;
+        let (name, rest) = rest.split_once('/')?;
+        let (format, version) = rest.split_once('/')?;
+        if !(is_word(vendor, true) && is_word(name, false) && is_word(format, false)) {
             return None;
         }
-        let mut numbers = version.splitn(3, '-');
-        let model = number(numbers.next()?, false)?;
-        let revision = number(numbers.next()?, true)?;
-        let addition = number(numbers.next()?, true)?;
+        let (model, rest) = version.split_once('-')?;
+        let (revision, addition) = rest.split_once('-')?;
+        let (model, revision, addition) = (number(model, false)?, number(revision, true)?, number(addition, true)?);
         Some(IgluUri { vendor, name, format, model, revision, addition })
     }
 
@@ -39,6 +35,11 @@ impl<'s> IgluUri<'s> {
     pub fn key(&self) -> SchemaKey<'s> {
         SchemaKey { vendor: self.vendor, name: self.name, model: self.model }
     }
+}
+
+/// Whether `s` is a non-empty run of `[a-zA-Z0-9-_]` (and `.` when `dots`).
+fn is_word(s: &str, dots: bool) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (dots && b == b'.'))
 }
 
 /// A version number without leading zeros; the model may not be zero.
@@ -72,13 +73,18 @@ impl<'k> SchemaKey<'k> {
     pub fn matches(&self, schema_uri: &str) -> bool {
         // Most entities of an event are not the one asked for: reject them on the vendor and name
         // before validating the whole URI.
-        let candidate = schema_uri
+        self.names_match(schema_uri) && IgluUri::parse(schema_uri).is_some_and(|uri| uri.model == self.model)
+    }
+
+    /// Whether `schema_uri` starts with `iglu:<vendor>/<name>/`, which a matching URI does; a cheap
+    /// test that rejects nearly every other entity.
+    fn names_match(&self, schema_uri: &str) -> bool {
+        schema_uri
             .strip_prefix("iglu:")
             .and_then(|rest| rest.strip_prefix(self.vendor))
             .and_then(|rest| rest.strip_prefix('/'))
             .and_then(|rest| rest.strip_prefix(self.name))
-            .is_some_and(|rest| rest.starts_with('/'));
-        candidate && IgluUri::parse(schema_uri).is_some_and(|uri| uri.key() == *self)
+            .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -130,6 +136,9 @@ mod tests {
         assert!(!key.matches("iglu:io.snowplow.ecomm/cart/jsonschema/2-0-0"));
         assert!(!key.matches("iglu:io.snowplow.ecomm/Cart/jsonschema/1-0-0"));
         assert!(!key.matches("not a uri"));
+        assert!(!key.matches("iglu:io.snowplow.ecomm/cart/jsonschema/1-0"));
+        assert!(!key.matches("iglu:io.snowplow.ecomm/cart/json.schema/1-0-0"));
+        assert!(!SchemaKey::new("a/b", "c", 1).matches("iglu:a/b/c/jsonschema/1-0-0"));
         assert_eq!(key.to_string(), "io.snowplow.ecomm/cart/1");
     }
 }

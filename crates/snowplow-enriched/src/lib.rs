@@ -19,11 +19,15 @@ mod iglu;
 mod json;
 mod loose;
 mod record;
+mod scan;
+mod simd;
 mod tabs;
 mod timestamp;
 pub mod tsv;
 
 pub use entity::Entity;
+#[doc(hidden)]
+pub use entity::assert_envelope_paths_agree;
 pub use event::{Event, EventError, peek_field};
 pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};

@@ -2,34 +2,10 @@
 //!
 //! A kept event is split into 131 fields across ~2 KB; looking at one byte (or even eight) at a time,
 //! or calling a search per tab, costs more than the rest of reading the line. Here each 64-byte block
-//! becomes one bit mask of its tabs (four SSE2 comparisons on x86_64, a loop the compiler vectorises
-//! elsewhere), and tabs are then taken from the mask a bit at a time.
+//! becomes one bit mask of its tabs ([`simd::tab_mask`]), and tabs are then taken from the mask a bit
+//! at a time.
 
-const BLOCK: usize = 64;
-
-/// Bit `i` is set when `block[i]` is a tab.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-#[inline]
-fn block_mask(block: &[u8; BLOCK]) -> u64 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    // SAFETY: SSE2 is part of the x86_64 baseline, so every x86_64 CPU has these instructions; each
-    // unaligned load reads 16 bytes at offset 0, 16, 32 or 48 of a 64-byte array.
-    unsafe {
-        let tab = _mm_set1_epi8(b'\t' as i8);
-        let at = |offset: usize| {
-            let bytes = _mm_loadu_si128(block.as_ptr().add(offset).cast::<__m128i>());
-            u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, tab)) as u16)
-        };
-        at(0) | at(16) << 16 | at(32) << 32 | at(48) << 48
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn block_mask(block: &[u8; BLOCK]) -> u64 {
-    block.iter().enumerate().fold(0, |mask, (i, &b)| mask | u64::from(b == b'\t') << i)
-}
+use crate::simd::{self, BLOCK};
 
 /// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
 /// zeros, which are not tabs.
@@ -38,12 +14,12 @@ fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
     let tail = blocks.remainder();
     let full = blocks.enumerate().map(|(i, block)| {
         // Every chunk is BLOCK bytes long; the fallback is never taken.
-        (i * BLOCK, block.try_into().map_or(0, block_mask))
+        (i * BLOCK, block.try_into().map_or(0, simd::tab_mask))
     });
     let last = (!tail.is_empty()).then(|| {
         let mut padded = [0; BLOCK];
         padded[..tail.len()].copy_from_slice(tail);
-        (line.len() - tail.len(), block_mask(&padded))
+        (line.len() - tail.len(), simd::tab_mask(&padded))
     });
     full.chain(last)
 }

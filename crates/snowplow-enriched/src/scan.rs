@@ -1,0 +1,343 @@
+//! The fast path for entity envelopes: one pass over the JSON text that validates it and finds each
+//! entity's schema and the extent of its `data`, without building anything else.
+//!
+//! A kept event carries ~1.3 KB of entity JSON, nearly all of it entity data that no mapper reads
+//! (user agents, geo, sessions), yet all of it must be valid JSON, as the Analytics SDKs require. Going
+//! through serde's visitors for every key and value cost a quarter of a run; here strings are skipped
+//! 16 bytes at a time ([`simd::string_stop_mask`]) and structure is checked with a bit stack.
+//!
+//! Every function answers `None` both for invalid JSON and for the rare valid text it leaves to
+//! serde_json (keys with escapes, nesting deeper than 64); the caller then parses with serde_json, which
+//! decides and names the error. So this module must never accept what serde_json rejects, nor read
+//! valid text differently; `entity::tests` and the fuzz checks hold it to that.
+
+use std::borrow::Cow;
+
+use crate::entity::Entity;
+use crate::simd::{self, STRING_BLOCK};
+
+/// The entities of a `contexts` or `derived_contexts` field (see `entity::parse_contexts`).
+pub(crate) fn contexts(text: &str) -> Option<Vec<Entity<'_>>> {
+    let mut s = Scan { text, pos: 0 };
+    let entities = match s.peek()? {
+        b'n' => s.literal(b"null").map(|()| Vec::new())?,
+        _ => {
+            let mut data = Vec::new();
+            s.object(|s, key| match key {
+                Key::Schema => s.optional_string().map(drop),
+                Key::Data => s.entity_list().map(|list| data = list),
+                Key::Other => s.skip_value(),
+            })?;
+            data
+        }
+    };
+    s.end().then_some(entities)
+}
+
+/// The inner entity of an `unstruct_event` field, `None` inside when there is none (see
+/// `entity::parse_unstruct`).
+pub(crate) fn unstruct(text: &str) -> Option<Option<Entity<'_>>> {
+    let mut s = Scan { text, pos: 0 };
+    let inner = match s.peek()? {
+        b'n' => s.literal(b"null").map(|()| None)?,
+        _ => {
+            let mut inner = None;
+            s.object(|s, key| match key {
+                Key::Schema => s.optional_string().map(drop),
+                Key::Data => match s.peek()? {
+                    b'n' => s.literal(b"null").map(|()| inner = None),
+                    _ => s.entity().map(|entity| inner = Some(entity)),
+                },
+                Key::Other => s.skip_value(),
+            })?;
+            inner
+        }
+    };
+    s.end().then_some(inner)
+}
+
+/// An envelope key, matched case-insensitively as the Go Analytics SDK does.
+#[derive(Clone, Copy)]
+enum Key {
+    Schema,
+    Data,
+    Other,
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The next byte after whitespace, which is skipped.
+    fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Takes `b` as the next byte after whitespace.
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.pos += 1)
+    }
+
+    /// Whether only whitespace is left.
+    fn end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let found = self.bytes().get(self.pos..self.pos + word.len())?;
+        (found == word).then(|| self.pos += word.len())
+    }
+
+    /// A string at the current position (its opening quote); the range of its contents and whether it
+    /// holds escapes.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let bytes = self.bytes();
+        let start = self.pos + 1;
+        let (mut at, mut escaped) = (start, false);
+        loop {
+            at = string_stop(bytes, at);
+            match *bytes.get(at)? {
+                b'"' => {
+                    self.pos = at + 1;
+                    return Some((start, at, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    at = escape_end(bytes, at + 1)?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string or null, as `entity::OptionalString` reads it.
+    fn optional_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b'"' => {
+                let (start, end, escaped) = self.string()?;
+                if escaped {
+                    // Escapes in a schema URI are rare; serde_json unescapes them (and rejects what
+                    // it would reject on the slow path, lone surrogates among them).
+                    serde_json::from_str::<String>(self.text.get(start - 1..end + 1)?).ok().map(|s| Some(Cow::Owned(s)))
+                } else {
+                    self.text.get(start..end).map(|s| Some(Cow::Borrowed(s)))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An object whose values `value` reads by key; it is called with the position at the value.
+    fn object(&mut self, mut value: impl FnMut(&mut Self, Key) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let (start, end, escaped) = self.string()?;
+            if escaped {
+                return None;
+            }
+            let name = self.bytes().get(start..end)?;
+            let key = if name.eq_ignore_ascii_case(b"schema") {
+                Key::Schema
+            } else if name.eq_ignore_ascii_case(b"data") {
+                Key::Data
+            } else {
+                Key::Other
+            };
+            self.eat(b':')?;
+            value(self, key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null` (no entities) or an array of entities.
+    fn entity_list(&mut self) -> Option<Vec<Entity<'a>>> {
+        if self.peek()? == b'n' {
+            return self.literal(b"null").map(|()| Vec::new());
+        }
+        self.eat(b'[')?;
+        let mut entities = Vec::new();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(entities);
+        }
+        loop {
+            entities.push(self.entity()?);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(entities);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// One `{schema, data}` object.
+    fn entity(&mut self) -> Option<Entity<'a>> {
+        let (mut schema, mut data) = (None, None);
+        self.object(|s, key| match key {
+            Key::Schema => s.optional_string().map(|found| schema = found),
+            Key::Data => {
+                // The raw value starts at its first byte, after any whitespace.
+                s.peek()?;
+                let start = s.pos;
+                s.skip_value()?;
+                data = Some(s.text.get(start..s.pos)?);
+                Some(())
+            }
+            Key::Other => s.skip_value(),
+        })?;
+        Some(Entity::new(schema.unwrap_or(Cow::Borrowed("")), data.unwrap_or("null")))
+    }
+
+    /// Validates and passes over one value of any kind; the position is left just after it.
+    fn skip_value(&mut self) -> Option<()> {
+        // Bit `d` of `objects` says whether the container at depth `d` (0 the outermost) is an object.
+        let (mut objects, mut depth) = (0u64, 0u32);
+        loop {
+            // A value starts here; containers are entered, scalars passed over.
+            match self.peek()? {
+                b'"' => self.string().map(drop)?,
+                open @ (b'{' | b'[') => {
+                    if depth == u64::BITS {
+                        return None;
+                    }
+                    self.pos += 1;
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if self.peek()? == close {
+                        self.pos += 1;
+                    } else {
+                        objects = objects & !(1 << depth) | u64::from(open == b'{') << depth;
+                        depth += 1;
+                        if open == b'{' {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            // After a value: close containers until one takes a comma, or finish.
+            loop {
+                let Some(inner) = depth.checked_sub(1) else {
+                    return Some(());
+                };
+                let in_object = objects >> inner & 1 == 1;
+                match self.peek()? {
+                    b',' => {
+                        self.pos += 1;
+                        if in_object {
+                            self.key()?;
+                        }
+                        break;
+                    }
+                    b'}' if in_object => {}
+                    b']' if !in_object => {}
+                    _ => return None,
+                }
+                self.pos += 1;
+                depth = inner;
+            }
+        }
+    }
+
+    /// An object key and its colon.
+    fn key(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.eat(b':')
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        let digits =
+            |at: usize| bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
+        let mut at = self.pos + usize::from(bytes.get(self.pos) == Some(&b'-'));
+        match bytes.get(at)? {
+            b'0' => at += 1,
+            b'1'..=b'9' => at += digits(at),
+            _ => return None,
+        }
+        if bytes.get(at) == Some(&b'.') {
+            let n = digits(at + 1);
+            if n == 0 {
+                return None;
+            }
+            at += 1 + n;
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            if matches!(bytes.get(at), Some(b'+' | b'-')) {
+                at += 1;
+            }
+            let n = digits(at);
+            if n == 0 {
+                return None;
+            }
+            at += n;
+        }
+        self.pos = at;
+        Some(())
+    }
+}
+
+/// The position of the first quote, backslash or control character at or after `from`, or the end.
+#[inline]
+fn string_stop(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(block) = bytes.get(at..at + STRING_BLOCK) {
+        let mask = block.try_into().map_or(0, simd::string_stop_mask);
+        if mask != 0 {
+            return at + mask.trailing_zeros() as usize;
+        }
+        at += STRING_BLOCK;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    at + rest.iter().position(|&b| simd::is_string_stop(b)).unwrap_or(rest.len())
+}
+
+/// After a backslash at `at - 1`: the end of a valid escape. Like serde_json when it passes over a
+/// string, `\u` needs four hex digits and nothing more (a lone surrogate is not an error there).
+fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
+        b'u' => bytes.get(at + 1..at + 5)?.iter().all(u8::is_ascii_hexdigit).then_some(at + 5),
+        _ => None,
+    }
+}

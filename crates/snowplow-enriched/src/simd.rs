@@ -1,0 +1,87 @@
+//! Byte classes found 16 bytes at a time: the crate's only `unsafe` code.
+//!
+//! Both hot searches of the crate, tabs in a line and the end of a JSON string, are one comparison per
+//! byte class over a block and one bit mask per block. On x86_64 that is SSE2 (part of the baseline,
+//! so every x86_64 CPU has it); elsewhere a plain loop the compiler vectorises.
+
+/// The block of [`tab_mask`].
+pub(crate) const BLOCK: usize = 64;
+
+/// The block of [`string_stop_mask`].
+pub(crate) const STRING_BLOCK: usize = 16;
+
+/// Bit `i` is set when `block[i]` is a tab.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    // SAFETY: SSE2 is part of the x86_64 baseline; each unaligned load reads 16 bytes at offset 0, 16,
+    // 32 or 48 of a 64-byte array.
+    unsafe {
+        let tab = _mm_set1_epi8(b'\t' as i8);
+        let at = |offset: usize| {
+            let bytes = _mm_loadu_si128(block.as_ptr().add(offset).cast::<__m128i>());
+            u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, tab)) as u16)
+        };
+        at(0) | at(16) << 16 | at(32) << 32 | at(48) << 48
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
+    block.iter().enumerate().fold(0, |mask, (i, &b)| mask | u64::from(b == b'\t') << i)
+}
+
+/// Bit `i` is set when `block[i]` ends a run of plain JSON string bytes: a quote, a backslash or a
+/// control character (below 0x20), which a JSON string may not hold unescaped.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+pub(crate) fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned load reads the 16 bytes of the array.
+    unsafe {
+        let bytes = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
+        // An unsigned minimum: a byte at most 0x1F equals its minimum with 0x1F.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1F)), bytes);
+        u32::from(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u16)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
+    block.iter().enumerate().fold(0, |mask, (i, &b)| mask | u32::from(is_string_stop(b)) << i)
+}
+
+/// The byte class of [`string_stop_mask`], one byte at a time.
+#[inline]
+pub(crate) fn is_string_stop(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_agree_with_byte_by_byte_tests() {
+        let mut block = [0u8; BLOCK];
+        for first in 0..=255u8 {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = first.wrapping_add((i * 37) as u8);
+            }
+            let tabs = block.iter().enumerate().fold(0u64, |m, (i, &b)| m | u64::from(b == b'\t') << i);
+            assert_eq!(tab_mask(&block), tabs);
+            let head: &[u8; STRING_BLOCK] = block[..STRING_BLOCK].try_into().unwrap_or(&[0; STRING_BLOCK]);
+            let stops = head.iter().enumerate().fold(0u32, |m, (i, &b)| m | u32::from(is_string_stop(b)) << i);
+            assert_eq!(string_stop_mask(head), stops, "{head:?}");
+        }
+    }
+}
