@@ -10,11 +10,11 @@ pub mod config;
 pub mod dead_letters;
 mod emf;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use anyhow::Context as _;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
-use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_lambda_events::event::streams::{
     KinesisBatchItemFailure, KinesisEventResponse, SqsBatchItemFailure, SqsEventResponse,
 };
@@ -28,33 +28,59 @@ pub use emf::metrics_line;
 // Links every flavour crate, and with them their mapper registrations, into the binary and its tests.
 use flavours as _;
 
-/// What [`dispatch`] needs to know of a payload before parsing it into its event type: the first pass
-/// skips everything else without building anything, so a batch is parsed into a tree only once.
+/// What [`dispatch`] reads of a payload in its one pass over the whole text: stream records with only
+/// the fields the handlers use, borrowed (a Kinesis batch is megabytes of base64, and the event types of
+/// `aws_lambda_events` would allocate a dozen strings per record), or the marks of an HTTP request,
+/// which is then parsed again as its event type (it is small).
 #[derive(serde::Deserialize)]
 struct Shape<'a> {
-    #[serde(rename = "Records")]
-    records: Option<Vec<Source<'a>>>,
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<StreamRecord<'a>>>,
     #[serde(rename = "requestContext")]
     request_context: Option<serde::de::IgnoredAny>,
     #[serde(borrow)]
-    version: Option<std::borrow::Cow<'a, str>>,
+    version: Option<Cow<'a, str>>,
+}
+
+/// One record of a Kinesis or an SQS batch.
+#[derive(serde::Deserialize)]
+struct StreamRecord<'a> {
+    #[serde(rename = "eventSource", alias = "EventSource", borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kinesis: Option<KinesisData<'a>>,
+    #[serde(rename = "messageId", borrow)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    body: Option<Cow<'a, str>>,
 }
 
 #[derive(serde::Deserialize)]
-struct Source<'a> {
-    #[serde(rename = "eventSource", alias = "EventSource", borrow)]
-    event_source: Option<std::borrow::Cow<'a, str>>,
+struct KinesisData<'a> {
+    #[serde(rename = "sequenceNumber", borrow)]
+    sequence_number: Cow<'a, str>,
+    /// The record's bytes in base64.
+    #[serde(borrow)]
+    data: Cow<'a, str>,
 }
 
-/// Answers one invocation, given its payload as JSON text.
+/// Answers one invocation, given its payload as JSON text, and prints its metrics line (EMF).
 pub async fn dispatch<A: EventsApi>(app: &App<A>, payload: &str) -> anyhow::Result<Value> {
     let before = app.metrics.snapshot();
+    let (mode, answer) = answer(app, payload).await?;
+    emf::emit(mode, &before, &app.metrics.snapshot());
+    Ok(answer)
+}
+
+/// [`dispatch`] without the metrics line: the kind of payload (`kinesis`, `sqs`, `stream` for an empty
+/// batch, `http`) and the answer.
+pub async fn answer<A: EventsApi>(app: &App<A>, payload: &str) -> anyhow::Result<(&'static str, Value)> {
     let shape: Shape<'_> = serde_json::from_str(payload)?;
     let (mode, answer) = if let Some(records) = &shape.records {
         match records.first().and_then(|r| r.event_source.as_deref()) {
             None => ("stream", json!({ "batchItemFailures": [] })),
-            Some("aws:kinesis") => ("kinesis", kinesis(app, serde_json::from_str(payload)?).await?),
-            Some("aws:sqs") => ("sqs", sqs(app, serde_json::from_str(payload)?).await?),
+            Some("aws:kinesis") => ("kinesis", kinesis(app, records).await?),
+            Some("aws:sqs") => ("sqs", sqs(app, records).await?),
             Some(other) => anyhow::bail!("records from {other} are not handled"),
         }
     } else if shape.request_context.is_some() {
@@ -62,13 +88,25 @@ pub async fn dispatch<A: EventsApi>(app: &App<A>, payload: &str) -> anyhow::Resu
     } else {
         anyhow::bail!("the payload is neither a Kinesis or SQS batch nor an HTTP request");
     };
-    emf::emit(mode, &before, &app.metrics.snapshot());
-    Ok(answer)
+    Ok((mode, answer))
 }
 
-async fn kinesis<A: EventsApi>(app: &App<A>, event: KinesisEvent) -> anyhow::Result<Value> {
-    let records: Vec<Record> =
-        event.records.into_iter().map(|r| Record { id: r.kinesis.sequence_number, data: r.kinesis.data.0 }).collect();
+async fn kinesis<A: EventsApi>(app: &App<A>, records: &[StreamRecord<'_>]) -> anyhow::Result<Value> {
+    let records = records
+        .iter()
+        .enumerate()
+        .map(|(index, r)| {
+            let k =
+                r.kinesis.as_ref().with_context(|| format!("record {index} of a Kinesis batch has no `kinesis`"))?;
+            // A batch is megabytes of base64: decoding it took a quarter of a 1,000-record batch's CPU
+            // with the `base64` crate, and a third of that with this SIMD decoder (`cargo bench -p
+            // lambda`: 7.1 ms against 6.6 ms per batch).
+            let data = base64_simd::STANDARD
+                .decode_to_vec(k.data.as_bytes())
+                .with_context(|| format!("Kinesis record {}: data is not base64", k.sequence_number))?;
+            Ok(Record { id: k.sequence_number.clone().into_owned(), data })
+        })
+        .collect::<anyhow::Result<Vec<Record>>>()?;
     let failed = app.handle_records(&records).await;
     let mut response = KinesisEventResponse::default();
     response.batch_item_failures = failed
@@ -82,11 +120,13 @@ async fn kinesis<A: EventsApi>(app: &App<A>, event: KinesisEvent) -> anyhow::Res
     Ok(serde_json::to_value(response)?)
 }
 
-async fn sqs<A: EventsApi>(app: &App<A>, event: SqsEvent) -> anyhow::Result<Value> {
-    let records: Vec<Record> = event
-        .records
-        .into_iter()
-        .map(|m| Record::from_sqs(m.message_id.unwrap_or_default(), m.body.unwrap_or_default()))
+async fn sqs<A: EventsApi>(app: &App<A>, records: &[StreamRecord<'_>]) -> anyhow::Result<Value> {
+    let records: Vec<Record> = records
+        .iter()
+        .map(|m| {
+            let text = |field: &Option<Cow<'_, str>>| field.as_deref().unwrap_or_default().to_owned();
+            Record::from_sqs(text(&m.message_id), text(&m.body))
+        })
         .collect();
     let failed = app.handle_records(&records).await;
     let mut response = SqsEventResponse::default();

@@ -141,6 +141,21 @@ async fn unknown_payloads_are_errors() {
         lambda::dispatch(&app, &serde_json::json!({"Records": []}).to_string()).await.unwrap(),
         serde_json::json!({"batchItemFailures": []})
     );
+    // Kinesis always sends base64 and a `kinesis` object; a batch without them is not one to half-process.
+    let kinesis = |record: serde_json::Value| {
+        let mut record = record;
+        record["eventSource"] = "aws:kinesis".into();
+        serde_json::json!({ "Records": [record] }).to_string()
+    };
+    let error = lambda::dispatch(
+        &app,
+        &kinesis(serde_json::json!({"kinesis": {"sequenceNumber": "495", "data": "no*base64"}})),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("Kinesis record 495: data is not base64"), "{error}");
+    let error = lambda::dispatch(&app, &kinesis(serde_json::json!({}))).await.unwrap_err();
+    assert!(error.to_string().contains("record 0 of a Kinesis batch has no `kinesis`"), "{error}");
 }
 
 /// A stand-in for SQS's JSON protocol, enough for `SendMessageBatch`: records each request body.

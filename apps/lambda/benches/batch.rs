@@ -1,0 +1,111 @@
+//! What a 1,000-record Kinesis batch costs the Lambda before any network wait: the payload text parsed,
+//! every record decoded and mapped, interactions batched into `PutEvents` requests
+//! and handed to the API, the failures worked out. Personalize is answered in-process at once, so the
+//! SDK and HTTP (whose cost `deploy/measure_lambda.py` shows) are left out. `cargo bench -p lambda`.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use delivery::{CallError, EventsApi, Metrics, SendConfig, Sender};
+use handlers::{App, StdoutBadRecords};
+use interactions::{Pipeline, Settings};
+use personalize_events::{DeliverySettings, PutEventsRequest};
+use serde_json::json;
+use synthetic_events::{Corpus, Mix};
+
+use flavours as _;
+
+/// Personalize answering every call at once.
+struct Instant;
+
+impl EventsApi for Instant {
+    async fn put_events(&self, _: &PutEventsRequest) -> Result<(), CallError> {
+        Ok(())
+    }
+}
+
+fn app() -> App<Instant> {
+    let metrics = Arc::new(Metrics::default());
+    let delivery = DeliverySettings::load(&toml::Table::new(), |k| match k {
+        personalize_events::TRACKING_IDS_VAR => Some("shop=t-shop".into()),
+        personalize_events::DATASET_GROUP_VAR => Some("shop".into()),
+        _ => None,
+    })
+    .unwrap();
+    App {
+        pipeline: Pipeline::new(&Settings::default()).unwrap(),
+        delivery,
+        auth: None,
+        // No pacing: the rate limit's waits are waits, not work.
+        sender: Arc::new(Sender::new(
+            Instant,
+            SendConfig { calls_per_second: 1e9, ..SendConfig::default() },
+            metrics.clone(),
+        )),
+        metrics,
+        max_body_bytes: handlers::DEFAULT_MAX_BODY_BYTES,
+        bad_records: Arc::new(StdoutBadRecords),
+        recommender: None,
+        record_limits: Default::default(),
+    }
+}
+
+/// A Kinesis batch of `n` events of `mix`, as the Lambda service hands it over.
+fn payload(n: usize, mix: Mix) -> String {
+    let mut corpus = Corpus::new(7, mix);
+    let records: Vec<_> = (0..n)
+        .map(|i| {
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": i.to_string(),
+                    "sequenceNumber": format!("4959033000000000000000000{i:04}"),
+                    "data": base64::engine::general_purpose::STANDARD.encode(corpus.next_line()),
+                    "approximateArrivalTimestamp": 1714558503.0
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{i}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/x",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/enriched"
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+/// What the Lambda does with a payload, up to its response (all but printing the metrics line).
+fn run(app: &App<Instant>, runtime: &tokio::runtime::Runtime, payload: &str) {
+    let (mode, answer) = runtime.block_on(lambda::answer(app, payload)).unwrap();
+    assert_eq!((mode, answer["batchItemFailures"].as_array().map(Vec::len)), ("kinesis", Some(0)));
+}
+
+fn kinesis_batch(c: &mut Criterion) {
+    let app = app();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut group = c.benchmark_group("lambda");
+    group.throughput(Throughput::Elements(1000));
+    for (name, mix) in [("realistic", Mix::Realistic), ("uniform", Mix::Uniform)] {
+        let payload = payload(1000, mix);
+        let before = app.metrics.snapshot();
+        run(&app, &runtime, &payload);
+        let after = app.metrics.snapshot();
+        eprintln!(
+            "{name}: {} interactions in {} PutEvents calls per batch",
+            after.events_sent - before.events_sent,
+            after.calls - before.calls
+        );
+        group.bench_function(format!("kinesis batch of 1000 {name} records"), |b| {
+            b.iter(|| run(&app, &runtime, &payload));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kinesis_batch);
+criterion_main!(benches);
