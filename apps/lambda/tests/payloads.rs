@@ -142,7 +142,7 @@ async fn unknown_payloads_are_errors() {
         serde_json::json!({"batchItemFailures": []})
     );
     // Kinesis always sends base64 and a `kinesis` object; a batch without them is not one to half-process.
-    let kinesis = |record: serde_json::Value| {
+    let kinesis = |record: Value| {
         let mut record = record;
         record["eventSource"] = "aws:kinesis".into();
         serde_json::json!({ "Records": [record] }).to_string()
