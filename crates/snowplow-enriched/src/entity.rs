@@ -51,8 +51,9 @@ impl<'a> Entity<'a> {
 
     /// The entity's data as a lenient borrowed tree.
     pub fn data(&self) -> Loose<'a> {
-        // The envelope parse already validated this text as JSON, and nesting deeper than serde_json's
-        // recursion limit would have failed there too, so this cannot fail; null keeps it total.
+        // The envelope parse validated this text as JSON without a depth limit (as serde_json does
+        // when it passes over a value), so only nesting past serde_json's recursion limit can fail
+        // here; such data reads as null, which keeps this total.
         Loose::parse(self.data).unwrap_or(Loose::Null)
     }
 }
