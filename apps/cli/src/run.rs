@@ -351,9 +351,87 @@ mod parallel {
         }
     }
 
-    type Mapped = (u64, Block, Outcomes);
-    /// Mapped blocks that arrived before an earlier one, by sequence number.
-    type Waiting = BTreeMap<u64, (Block, Outcomes)>;
+    /// Mapping threads fed numbered jobs, whose results come back in job order.
+    struct Pool<J, R> {
+        /// `None` once the last job is sent: the threads stop when the queue is closed and empty.
+        work_tx: Option<mpsc::SyncSender<(u64, J)>>,
+        done_rx: mpsc::Receiver<(u64, R)>,
+        /// Results that arrived before an earlier one, by job number.
+        waiting: BTreeMap<u64, R>,
+        sent: u64,
+        next: u64,
+    }
+
+    impl<J: Send, R: Send> Pool<J, R> {
+        /// Starts `threads` threads in `scope`, each with its own scratch buffer, running `work` on
+        /// jobs in any order; at most twice as many jobs as threads wait to be taken.
+        fn start<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, threads: usize, work: F) -> Pool<J, R>
+        where
+            J: 'scope,
+            R: 'scope,
+            F: Fn(&mut Vec<u8>, J) -> R + Send + Copy + 'scope,
+        {
+            let (work_tx, work_rx) = mpsc::sync_channel::<(u64, J)>(threads * 2);
+            let work_rx = Arc::new(Mutex::new(work_rx));
+            let (done_tx, done_rx) = mpsc::channel();
+            for _ in 0..threads {
+                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+                scope.spawn(move || {
+                    let mut scratch = Vec::new();
+                    loop {
+                        let next = work_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((seq, job))) = next else { break };
+                        if done_tx.send((seq, work(&mut scratch, job))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Pool { work_tx: Some(work_tx), done_rx, waiting: BTreeMap::new(), sent: 0, next: 0 }
+        }
+
+        fn send(&mut self, job: J) -> anyhow::Result<()> {
+            let stopped = || anyhow::anyhow!("a mapping thread stopped");
+            self.work_tx.as_ref().ok_or_else(stopped)?.send((self.sent, job)).map_err(|_| stopped())?;
+            self.sent += 1;
+            Ok(())
+        }
+
+        /// Jobs sent and not yet handed to `handle`.
+        fn in_flight(&self) -> u64 {
+            self.sent - self.next
+        }
+
+        /// Takes the results that have arrived (first waiting for one when `wait`), and hands every one
+        /// that is next in job order to `handle`, with its job number.
+        fn handle_ready(
+            &mut self,
+            wait: bool,
+            mut handle: impl FnMut(u64, R) -> anyhow::Result<()>,
+        ) -> anyhow::Result<()> {
+            if wait {
+                let (seq, result) = self.done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
+                self.waiting.insert(seq, result);
+            }
+            while let Ok((seq, result)) = self.done_rx.try_recv() {
+                self.waiting.insert(seq, result);
+            }
+            while let Some(result) = self.waiting.remove(&self.next) {
+                handle(self.next, result)?;
+                self.next += 1;
+            }
+            Ok(())
+        }
+
+        /// Hands every remaining result to `handle`, in job order, once the last job is sent.
+        fn finish(mut self, mut handle: impl FnMut(u64, R) -> anyhow::Result<()>) -> anyhow::Result<()> {
+            self.work_tx = None;
+            while self.in_flight() > 0 {
+                self.handle_ready(true, &mut handle)?;
+            }
+            Ok(())
+        }
+    }
 
     pub(super) fn run(
         pipeline: &Pipeline,
@@ -368,64 +446,37 @@ mod parallel {
                 return run_segments(pipeline, options, &plan, handling, out, bad_rows);
             }
         }
-        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Block)>(options.threads * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<Mapped>();
         // Printing interactions is the one output that needs no order-dependent state, so the mapping
         // threads write their JSON and the ordered side only copies bytes.
         let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
-        std::thread::scope(|scope| {
-            for _ in 0..options.threads {
-                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
-                scope.spawn(move || {
-                    loop {
-                        let next = work_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, block))) = next else { break };
-                        let mut start = 0;
-                        let mut mapped = Outcomes::with_capacity(block.entries.len());
-                        for entry in &block.entries {
-                            let event = match &entry.end {
-                                Ok(end) => Ok(&block.bytes[std::mem::replace(&mut start, *end)..*end]),
-                                Err(unreadable) => Err(unreadable.clone()),
-                            };
-                            mapped.push(pipeline, event, render);
-                        }
-                        if done_tx.send((seq, block, mapped)).is_err() {
-                            break;
-                        }
-                    }
-                });
+        let map_block = move |_: &mut Vec<u8>, block: Block| {
+            let mut start = 0;
+            let mut mapped = Outcomes::with_capacity(block.entries.len());
+            for entry in &block.entries {
+                let event = match &entry.end {
+                    Ok(end) => Ok(&block.bytes[std::mem::replace(&mut start, *end)..*end]),
+                    Err(unreadable) => Err(unreadable.clone()),
+                };
+                mapped.push(pipeline, event, render);
             }
-            drop(done_tx);
-            let mut next_to_handle = 0u64;
-            let mut waiting: Waiting = BTreeMap::new();
-            let mut handle_ready = |waiting: &mut Waiting, next: &mut u64| -> anyhow::Result<()> {
-                while let Some((block, mapped)) = waiting.remove(next) {
-                    let place = |i: usize| {
-                        let entry = &block.entries[i];
-                        Some(Place { input: block.input, file: &block.file, line: entry.line, event: entry.event })
-                    };
-                    mapped.handle(place, handling, out, bad_rows)?;
-                    *next += 1;
-                }
-                Ok(())
+            (block, mapped)
+        };
+        std::thread::scope(|scope| {
+            let mut pool = Pool::start(scope, options.threads, map_block);
+            let mut handle = |_, (block, mapped): (Block, Outcomes)| {
+                let place = |i: usize| {
+                    let entry = &block.entries[i];
+                    Some(Place { input: block.input, file: &block.file, line: entry.line, event: entry.event })
+                };
+                mapped.handle(place, handling, out, bad_rows)
             };
-            let mut sent = 0u64;
             let mut block = Block::default();
-            let send = |block: Block, sent: &mut u64| -> anyhow::Result<()> {
-                work_tx.send((*sent, block)).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
-                *sent += 1;
-                Ok(())
-            };
             let done = |input, line| options.done(input, line);
             let reading = options.reading;
             let result = for_each_event(&options.inputs, reading, options.progress.as_ref(), done, |place, event| {
                 if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.input != place.input) {
-                    send(std::mem::take(&mut block), &mut sent)?;
-                    while let Ok((seq, done, outcomes)) = done_rx.try_recv() {
-                        waiting.insert(seq, (done, outcomes));
-                    }
-                    handle_ready(&mut waiting, &mut next_to_handle)?;
+                    pool.send(std::mem::take(&mut block))?;
+                    pool.handle_ready(false, &mut handle)?;
                 }
                 if block.entries.is_empty() {
                     block.input = place.input;
@@ -439,16 +490,10 @@ mod parallel {
                 Ok(())
             });
             if result.is_ok() && !block.entries.is_empty() {
-                send(block, &mut sent)?;
+                pool.send(block)?;
             }
-            drop(work_tx);
             result?;
-            while next_to_handle < sent {
-                let (seq, done, outcomes) = done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
-                waiting.insert(seq, (done, outcomes));
-                handle_ready(&mut waiting, &mut next_to_handle)?;
-            }
-            Ok(())
+            pool.finish(handle)
         })
     }
 
@@ -473,74 +518,47 @@ mod parallel {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
         let max = options.reading.max_line_bytes;
-        let (work_tx, work_rx) = mpsc::sync_channel::<usize>(options.threads * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<(usize, io::Result<Outcomes>)>();
+        let map_segment = |buf: &mut Vec<u8>, segment: Segment| {
+            let mut mapped = Outcomes::with_capacity(1024);
+            let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
+                let event = line.map_err(|length| Unreadable::TooLong { length, max });
+                mapped.push(pipeline, event, render);
+            });
+            read.map(|()| mapped)
+        };
         std::thread::scope(|scope| {
-            for _ in 0..options.threads {
-                let (work_rx, done_tx, files) = (work_rx.clone(), done_tx.clone(), &files);
-                scope.spawn(move || {
-                    let mut buf = Vec::new();
-                    loop {
-                        let next = work_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok(index)) = next else { break };
-                        let segment = plan[index];
-                        let mut mapped = Outcomes::with_capacity(1024);
-                        let read = segments::lines(&files[segment.input], segment, max, &mut buf, |line| {
-                            let event = line.map_err(|length| Unreadable::TooLong { length, max });
-                            mapped.push(pipeline, event, render);
-                        });
-                        if done_tx.send((index, read.map(|()| mapped))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(done_tx);
+            let mut pool = Pool::start(scope, options.threads, map_segment);
             let mut lines_before = vec![0u64; options.inputs.len()];
-            let (mut next_to_handle, mut bytes_handled, mut events) = (0usize, 0u64, 0u64);
-            let mut waiting: BTreeMap<usize, io::Result<Outcomes>> = BTreeMap::new();
-            let mut receive = |waiting: &mut BTreeMap<_, _>, next: &mut usize, block: bool| -> anyhow::Result<()> {
-                if block {
-                    let (index, mapped) = done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
-                    waiting.insert(index, mapped);
-                }
-                while let Ok((index, mapped)) = done_rx.try_recv() {
-                    waiting.insert(index, mapped);
-                }
-                while let Some(mapped) = waiting.remove(next) {
-                    let segment = plan[*next];
-                    let file = &options.inputs[segment.input];
-                    let mapped = mapped.with_context(|| format!("cannot read {file}"))?;
-                    let base = lines_before[segment.input];
-                    let count = mapped.outcomes.len() as u64;
-                    let place = |i: usize| {
-                        let line = base + i as u64 + 1;
-                        let place = Place { input: segment.input, file, line, event: None };
-                        (!options.done(segment.input, line)).then_some(place)
-                    };
-                    mapped.handle(place, handling, out, bad_rows)?;
-                    lines_before[segment.input] += count;
-                    (bytes_handled, events) = (bytes_handled + segment.end - segment.start, events + count);
-                    if let Some(bar) = &options.progress {
-                        bar.set_position(bytes_handled);
-                        bar.set_message(format!("{events} events"));
-                    }
-                    *next += 1;
+            let (mut bytes_handled, mut events) = (0u64, 0u64);
+            let mut handle = |index: u64, mapped: io::Result<Outcomes>| -> anyhow::Result<()> {
+                // Job numbers are segment indices: segments are sent in plan order.
+                let segment = plan[index as usize];
+                let file = &options.inputs[segment.input];
+                let mapped = mapped.with_context(|| format!("cannot read {file}"))?;
+                let base = lines_before[segment.input];
+                let count = mapped.outcomes.len() as u64;
+                let place = |i: usize| {
+                    let line = base + i as u64 + 1;
+                    let place = Place { input: segment.input, file, line, event: None };
+                    (!options.done(segment.input, line)).then_some(place)
+                };
+                mapped.handle(place, handling, out, bad_rows)?;
+                lines_before[segment.input] += count;
+                (bytes_handled, events) = (bytes_handled + segment.end - segment.start, events + count);
+                if let Some(bar) = &options.progress {
+                    bar.set_position(bytes_handled);
+                    bar.set_message(format!("{events} events"));
                 }
                 Ok(())
             };
-            for index in 0..plan.len() {
-                while index >= next_to_handle + AHEAD_PER_THREAD * options.threads {
-                    receive(&mut waiting, &mut next_to_handle, true)?;
+            for &segment in plan {
+                while pool.in_flight() >= (AHEAD_PER_THREAD * options.threads) as u64 {
+                    pool.handle_ready(true, &mut handle)?;
                 }
-                work_tx.send(index).map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
-                receive(&mut waiting, &mut next_to_handle, false)?;
+                pool.send(segment)?;
+                pool.handle_ready(false, &mut handle)?;
             }
-            drop(work_tx);
-            while next_to_handle < plan.len() {
-                receive(&mut waiting, &mut next_to_handle, true)?;
-            }
+            pool.finish(&mut handle)?;
             if let Some(bar) = &options.progress {
                 bar.finish_and_clear();
             }
