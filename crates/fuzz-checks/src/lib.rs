@@ -32,7 +32,7 @@ pub const TARGETS: &[(&str, Check)] = &[
 
 /// Any bytes as an enriched line: parsing, every typed accessor, entity access and the SDK JSON
 /// rendering either succeed or return an error, `peek_field` agrees with `parse`, and the fast entity
-/// scanner agrees with serde_json on each entity field.
+/// scanner agrees with serde_json on each entity field, and the quick data parser on each entity's data.
 pub fn enriched_line(line: &[u8]) {
     let parsed = Event::parse(line);
     if let Ok(event) = &parsed {
@@ -60,6 +60,7 @@ pub fn enriched_line(line: &[u8]) {
     }
     if let Ok(contexts) = event.contexts() {
         for entity in contexts {
+            snowplow_enriched::assert_loose_paths_agree(entity.raw_data());
             let _ = (entity.uri(), entity.data().get("id").and_then(|v| v.scalar_text()));
         }
     }

@@ -33,5 +33,7 @@ pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
 pub use loose::Loose;
+#[doc(hidden)]
+pub use loose::assert_loose_paths_agree;
 pub use record::{Compression, RecordError, RecordEvents, RecordFault, RecordLimits, encode_record};
 pub use timestamp::{Timestamp, TimestampError};

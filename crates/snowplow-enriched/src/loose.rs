@@ -71,9 +71,184 @@ impl<'a> Loose<'a> {
         }
     }
 
-    /// Parses JSON text (which must be valid JSON) into a borrowed tree.
+    /// Parses JSON text into a borrowed tree.
     pub fn parse(json: &'a str) -> Result<Loose<'a>, serde_json::Error> {
-        serde_json::from_str(json)
+        match Quick::parse(json) {
+            Some(value) => Ok(value),
+            None => serde_json::from_str(json),
+        }
+    }
+}
+
+/// For tests and fuzzing: panics unless the quick parser agrees with serde_json on `text`. It may leave
+/// text to serde_json, but when it answers, it must answer what serde_json does.
+#[doc(hidden)]
+pub fn assert_loose_paths_agree(text: &str) {
+    if let Some(quick) = Quick::parse(text) {
+        match serde_json::from_str::<Loose<'_>>(text) {
+            // Debug output tells -0.0 from 0.0 and integers from floats, which `==` does not.
+            Ok(slow) => assert_eq!(format!("{quick:?}"), format!("{slow:?}"), "{text:?}"),
+            Err(e) => panic!("the quick parser accepts JSON that serde_json rejects ({e}): {text:?}"),
+        }
+    }
+}
+
+/// A parser for the JSON entity data is made of: objects, arrays, strings without escapes, literals
+/// and small integers, read in one pass without serde's visitor machinery (a kept event builds a few
+/// trees, and through serde_json they cost about a tenth of its time). It returns `None` for anything
+/// else and for invalid text, and [`Loose::parse`] then asks serde_json, so that trees and errors are
+/// serde_json's by construction; other numbers and escaped strings are handed to serde_json one token
+/// at a time. `quick_parse_agrees_with_serde_json` holds the two together.
+struct Quick<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Quick<'a> {
+    /// Nesting deeper than this is left to serde_json, whose recursion limit (128) decides it.
+    const MAX_DEPTH: usize = 64;
+
+    fn parse(text: &'a str) -> Option<Loose<'a>> {
+        let mut quick = Quick { text, pos: 0 };
+        let value = quick.value(0)?;
+        quick.peek().is_none().then_some(value)
+    }
+
+    /// The next byte after whitespace, which is skipped.
+    fn peek(&mut self) -> Option<u8> {
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Loose<'a>> {
+        match self.peek()? {
+            b'{' if depth < Self::MAX_DEPTH => {
+                self.pos += 1;
+                let mut entries = Vec::new();
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                    return Some(Loose::Object(entries));
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    let (key, escaped) = self.string()?;
+                    if escaped || self.peek()? != b':' {
+                        return None;
+                    }
+                    self.pos += 1;
+                    entries.push((Cow::Borrowed(key), self.value(depth + 1)?));
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b'}' => {
+                            self.pos += 1;
+                            return Some(Loose::Object(entries));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' if depth < Self::MAX_DEPTH => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(Loose::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Some(Loose::Array(items));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => {
+                let start = self.pos;
+                let (text, escaped) = self.string()?;
+                if escaped { self.token(start) } else { Some(Loose::Str(Cow::Borrowed(text))) }
+            }
+            b't' => self.literal("true", Loose::Bool(true)),
+            b'f' => self.literal("false", Loose::Bool(false)),
+            b'n' => self.literal("null", Loose::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// A string at the current position (its opening quote): its contents and whether they hold
+    /// escapes, which are checked only as far as finding the closing quote needs.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos + 1;
+        let (mut at, mut escaped) = (start, false);
+        loop {
+            at = crate::scan::string_stop(bytes, at);
+            match *bytes.get(at)? {
+                b'"' => {
+                    self.pos = at + 1;
+                    return Some((self.text.get(start..at)?, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    at = crate::scan::escape_end(bytes, at + 1)?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Loose<'a>) -> Option<Loose<'a>> {
+        let end = self.pos + word.len();
+        (self.text.get(self.pos..end)? == word).then(|| {
+            self.pos = end;
+            value
+        })
+    }
+
+    /// A number: integers of up to 18 digits (other than `-0`, which serde_json reads as a float) are
+    /// read here, the rest by serde_json.
+    fn number(&mut self) -> Option<Loose<'a>> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let negative = bytes[start] == b'-';
+        let digits_start = start + usize::from(negative);
+        let digits = bytes.get(digits_start..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+        let end = digits_start + digits;
+        let simple = (1..=18).contains(&digits)
+            && (bytes[digits_start] != b'0' || digits == 1)
+            && !matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
+        if !simple {
+            let mut end = end;
+            while bytes.get(end).is_some_and(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
+                end += 1;
+            }
+            self.pos = end;
+            return self.token(start);
+        }
+        let value = bytes[digits_start..end].iter().fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'));
+        self.pos = end;
+        match (negative, i64::try_from(value)) {
+            (false, _) => Some(Loose::Number(value.into())),
+            (true, Ok(v)) if v != 0 => Some(Loose::Number((-v).into())),
+            _ => self.token(start),
+        }
+    }
+
+    /// The token from `start` to the current position, read by serde_json.
+    fn token(&self, start: usize) -> Option<Loose<'a>> {
+        serde_json::from_str(self.text.get(start..self.pos)?).ok()
     }
 }
 
@@ -210,6 +385,55 @@ mod tests {
         assert_eq!(v.get("esc").and_then(Loose::as_str), Some("x\"y"));
         assert_eq!(v.get("missing"), None);
         assert_eq!(Loose::parse("[1]").unwrap().get("id"), None);
+    }
+
+    const DATA: &[&str] = &[
+        r#"{"id":"P1","name":"Shirt","price":19.99,"quantity":2,"list_price":-3,"on_sale":true,"tags":[]}"#,
+        r#" { "a" : [ 1 , -0 , 0 , 12345678901234567890 , 1e3 , -1.5E-2 , null , false ] , "b" : { } } "#,
+        r#"{"esc":"x\"y\u00e9\/","k":"café","n":{"n":{"n":[[["deep"]]]}},"dup":1,"dup":"2"}"#,
+        r#"[{"attribute":"data-rec-id","source":"dataset","value":"r-42"}]"#,
+        "7",
+    ];
+
+    #[test]
+    fn quick_parse_reads_common_data_itself() {
+        for text in [DATA[0], DATA[1], DATA[3]] {
+            assert!(Quick::parse(text).is_some(), "{text}");
+            assert_loose_paths_agree(text);
+        }
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(Quick::parse(&deep).is_none());
+        assert!(Loose::parse(&deep).is_ok());
+    }
+
+    #[test]
+    fn quick_parse_agrees_with_serde_json_on_every_small_corruption() {
+        let replacements = b"\"\\{}[],:0-+.eE \n\x01tnux9/";
+        for text in DATA {
+            let bytes = text.as_bytes();
+            for at in 0..=bytes.len() {
+                let mut variants = vec![bytes[..at].to_vec()];
+                if at < bytes.len() {
+                    variants.push([&bytes[..at], &bytes[at + 1..]].concat());
+                    for &r in replacements {
+                        variants.push([&bytes[..at], &[r], &bytes[at + 1..]].concat());
+                        variants.push([&bytes[..at], &[r], &bytes[at..]].concat());
+                    }
+                }
+                for variant in variants {
+                    if let Ok(variant) = std::str::from_utf8(&variant) {
+                        assert_loose_paths_agree(variant);
+                        // Whichever path it takes, parsing answers what serde_json answers.
+                        assert_eq!(
+                            Loose::parse(variant).map(|v| format!("{v:?}")).map_err(|e| e.to_string()),
+                            serde_json::from_str::<Loose<'_>>(variant)
+                                .map(|v| format!("{v:?}"))
+                                .map_err(|e| e.to_string()),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

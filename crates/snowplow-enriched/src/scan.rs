@@ -319,7 +319,7 @@ impl<'a> Scan<'a> {
 
 /// The position of the first quote, backslash or control character at or after `from`, or the end.
 #[inline]
-fn string_stop(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn string_stop(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(block) = bytes.get(at..at + STRING_BLOCK) {
         let mask = block.try_into().map_or(0, simd::string_stop_mask);
@@ -334,7 +334,7 @@ fn string_stop(bytes: &[u8], from: usize) -> usize {
 
 /// After a backslash at `at - 1`: the end of a valid escape. Like serde_json when it passes over a
 /// string, `\u` needs four hex digits and nothing more (a lone surrogate is not an error there).
-fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub(crate) fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
         b'u' => bytes.get(at + 1..at + 5)?.iter().all(u8::is_ascii_hexdigit).then_some(at + 5),
