@@ -11,21 +11,30 @@ use serde::Serialize;
 /// Buffered JSON-lines output.
 pub(crate) struct Output {
     writer: Box<dyn Write>,
+    /// Each line is rendered here first: serde_json writes a line in dozens of small pieces, each a
+    /// dynamic call into the writer when written straight through, and that cost a tenth of a run.
+    line: Vec<u8>,
 }
 
 impl Output {
     pub(crate) fn stdout() -> Output {
-        Output { writer: Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())) }
+        Output::new(Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock())))
     }
 
     /// Output nobody reads (the demo prints what the emulator received instead).
     pub(crate) fn null() -> Output {
-        Output { writer: Box::new(io::sink()) }
+        Output::new(Box::new(io::sink()))
+    }
+
+    fn new(writer: Box<dyn Write>) -> Output {
+        Output { writer, line: Vec::with_capacity(1024) }
     }
 
     pub(crate) fn json_line(&mut self, value: &impl Serialize) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.writer, value).context("cannot write output")?;
-        self.writer.write_all(b"\n").context("cannot write output")
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value).context("cannot render output")?;
+        self.line.push(b'\n');
+        self.writer.write_all(&self.line).context("cannot write output")
     }
 
     /// Bytes already rendered as JSON lines.
