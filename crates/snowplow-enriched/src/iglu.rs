@@ -18,17 +18,32 @@ impl<'s> IgluUri<'s> {
     /// Parses a URI with the grammar of the Analytics SDKs' regular expression:
     /// `^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[1-9][0-9]*(-(0|[1-9][0-9]*)){2}$`.
     pub fn parse(uri: &'s str) -> Option<IgluUri<'s>> {
+        // One pass over the bytes with a class table: every lookup of an entity by key parses the URIs
+        // whose vendor and name match, and splitting and checking each part separately cost several
+        // times as much.
         let rest = uri.strip_prefix("iglu:")?;
-        let (vendor, rest) = rest.split_once('/')?;
-        let (name, rest) = rest.split_once('/')?;
-        let (format, version) = rest.split_once('/')?;
-        if !(is_word(vendor, true) && is_word(name, false) && is_word(format, false)) {
+        let bytes = rest.as_bytes();
+        let word = |from: usize, class: u8| -> Option<usize> {
+            let len = bytes.get(from..)?.iter().take_while(|&&b| CLASS[usize::from(b)] & class != 0).count();
+            (len > 0 && bytes.get(from + len) == Some(&b'/')).then_some(from + len)
+        };
+        let vendor_end = word(0, VENDOR)?;
+        let name_end = word(vendor_end + 1, WORD)?;
+        let format_end = word(name_end + 1, WORD)?;
+        let (model, at) = number(bytes, format_end + 1, false)?;
+        let (revision, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
+        let (addition, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
+        if at != bytes.len() {
             return None;
         }
-        let (model, rest) = version.split_once('-')?;
-        let (revision, addition) = rest.split_once('-')?;
-        let (model, revision, addition) = (number(model, false)?, number(revision, true)?, number(addition, true)?);
-        Some(IgluUri { vendor, name, format, model, revision, addition })
+        Some(IgluUri {
+            vendor: &rest[..vendor_end],
+            name: &rest[vendor_end + 1..name_end],
+            format: &rest[name_end + 1..format_end],
+            model,
+            revision,
+            addition,
+        })
     }
 
     /// The (vendor, name, model) this URI belongs to.
@@ -37,19 +52,43 @@ impl<'s> IgluUri<'s> {
     }
 }
 
-/// Whether `s` is a non-empty run of `[a-zA-Z0-9-_]` (and `.` when `dots`).
-fn is_word(s: &str, dots: bool) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (dots && b == b'.'))
+/// Byte classes of URI parts: [`WORD`] is `[a-zA-Z0-9-_]`, [`VENDOR`] that and `.`.
+const WORD: u8 = 1;
+const VENDOR: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            class[b] = WORD | VENDOR;
+        } else if c == b'.' {
+            class[b] = VENDOR;
+        }
+        b += 1;
+    }
+    class
+};
+
+/// The position after `byte` when it is at `at`.
+fn expect(bytes: &[u8], at: usize, byte: u8) -> Option<usize> {
+    (bytes.get(at) == Some(&byte)).then_some(at + 1)
 }
 
-/// A version number without leading zeros; the model may not be zero.
-fn number(text: &str, zero_allowed: bool) -> Option<u32> {
-    let ok = match text.as_bytes() {
+/// A version number at `from` without leading zeros (the model may not be zero), and where it ends.
+fn number(bytes: &[u8], from: usize, zero_allowed: bool) -> Option<(u32, usize)> {
+    let digits = bytes.get(from..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    let text = &bytes[from..from + digits];
+    let ok = match text {
         [b'0'] => zero_allowed,
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        [b'1'..=b'9', ..] => true,
         _ => false,
     };
-    if ok { text.parse().ok() } else { None }
+    if !ok {
+        return None;
+    }
+    let value = text.iter().try_fold(0u32, |n, &b| n.checked_mul(10)?.checked_add(u32::from(b - b'0')))?;
+    Some((value, from + digits))
 }
 
 /// The address of an entity: Iglu vendor, name and model (major version).
@@ -126,6 +165,32 @@ mod tests {
         ] {
             assert_eq!(IgluUri::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn agrees_with_the_sdk_regex_on_random_uris() {
+        let sdk =
+            regex::Regex::new(r"^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[1-9][0-9]*(-(0|[1-9][0-9]*)){2}$")
+                .unwrap();
+        // Mostly the bytes a URI is made of, so that many of the strings come close to valid.
+        let alphabet = ["iglu:", "iglu:a.b/c/jsonschema/1-0-0", "/", "-", ".", "_", "0", "1", "9", "a", "Z", " ", "é"];
+        let mut state = 11u32;
+        let mut valid = 0;
+        for _ in 0..200_000 {
+            let mut uri = String::new();
+            for _ in 0..1 + (state >> 28) {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                uri.push_str(alphabet[(state >> 16) as usize % alphabet.len()]);
+            }
+            let parsed = IgluUri::parse(&uri);
+            valid += usize::from(parsed.is_some());
+            assert_eq!(parsed.is_some(), sdk.is_match(&uri), "{uri:?}");
+            if let Some(p) = parsed {
+                let version = format!("{}-{}-{}", p.model, p.revision, p.addition);
+                assert_eq!(format!("iglu:{}/{}/{}/{version}", p.vendor, p.name, p.format), uri);
+            }
+        }
+        assert!(valid > 500, "only {valid} valid URIs generated");
     }
 
     #[test]
