@@ -9,7 +9,7 @@ use crate::simd::{self, BLOCK};
 
 /// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
 /// zeros, which are not tabs.
-fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
+pub(crate) fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
     let blocks = line.chunks_exact(BLOCK);
     let tail = blocks.remainder();
     let full = blocks.enumerate().map(|(i, block)| {
@@ -27,20 +27,6 @@ fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
 /// How many tabs `line` holds.
 pub(crate) fn count(line: &[u8]) -> usize {
     masks(line).map(|(_, mask)| mask.count_ones() as usize).sum()
-}
-
-/// Calls `each` with the position of every tab in `line`, in order, until it returns false; whether it
-/// never did.
-pub(crate) fn for_each(line: &[u8], mut each: impl FnMut(usize) -> bool) -> bool {
-    for (offset, mut mask) in masks(line) {
-        while mask != 0 {
-            if !each(offset + mask.trailing_zeros() as usize) {
-                return false;
-            }
-            mask &= mask - 1;
-        }
-    }
-    true
 }
 
 /// The position of the `n`th tab (0-based) counting from the start, if there are that many.
@@ -95,18 +81,11 @@ mod tests {
                 let expected: Vec<usize> =
                     line.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
                 let mut found = Vec::new();
-                assert!(for_each(&line, |at| {
-                    found.push(at);
-                    true
-                }));
+                for (offset, mask) in masks(&line) {
+                    found.extend((0..64).filter(|i| mask & 1 << i != 0).map(|i| offset + i));
+                }
                 assert_eq!(found, expected, "{line:?}");
                 assert_eq!(count(&line), expected.len());
-                let mut first = None;
-                let complete = for_each(&line, |at| {
-                    first = Some(at);
-                    false
-                });
-                assert_eq!((complete, first), (expected.is_empty(), expected.first().copied()));
                 for n in 0..=expected.len() {
                     assert_eq!(nth(&line, n), expected.get(n).copied(), "{n} {line:?}");
                     assert_eq!(nth_back(&line, n), expected.iter().rev().nth(n).copied(), "{n} {line:?}");
