@@ -12,7 +12,7 @@ use serde::Serialize;
 pub(crate) struct Output {
     writer: Box<dyn Write>,
     /// Each line is rendered here first: serde_json writes a line in dozens of small pieces, each a
-    /// dynamic call into the writer when written straight through, and that cost a tenth of a run.
+    /// dynamic call into the writer when written straight through.
     line: Vec<u8>,
 }
 
@@ -34,6 +34,12 @@ impl Output {
         self.line.clear();
         serde_json::to_writer(&mut self.line, value).context("cannot render output")?;
         self.line.push(b'\n');
+        self.writer.write_all(&self.line).context("cannot write output")
+    }
+
+    pub(crate) fn interaction(&mut self, interaction: &interactions::Interaction) -> anyhow::Result<()> {
+        self.line.clear();
+        interaction.write_json_line(&mut self.line);
         self.writer.write_all(&self.line).context("cannot write output")
     }
 

@@ -93,7 +93,7 @@ impl Target {
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
         let (translating, mut sending) = match self {
-            Target::Interactions => return out.json_line(interaction),
+            Target::Interactions => return out.interaction(interaction),
             Target::PutEvents(t) => (t, None),
             Target::Personalize(t, s) => (t, Some(s)),
         };
@@ -322,9 +322,7 @@ mod parallel {
             let outcome = event.map(|bytes| pipeline.process(bytes));
             if render {
                 if let Ok(Outcome::Interaction { interaction, .. }) = &outcome {
-                    // Writing into a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut self.rendered, interaction);
-                    self.rendered.push(b'\n');
+                    interaction.write_json_line(&mut self.rendered);
                 }
                 self.ends.push(self.rendered.len());
             }
