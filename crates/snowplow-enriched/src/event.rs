@@ -1,12 +1,13 @@
 //! One enriched event as a borrowed view of its 131 fields.
 
 use std::cell::OnceCell;
+use std::ops::ControlFlow;
 
 use crate::entity::{self, Entity};
 use crate::fields::{FIELD_COUNT, Field};
 use crate::iglu::SchemaKey;
-use crate::tabs;
 use crate::timestamp::Timestamp;
+use crate::{simd, tabs};
 
 /// What is wrong with an event, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,17 +87,21 @@ impl<'a> Event<'a> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut ends = [0; FIELD_COUNT];
         let mut n = 0;
-        for (offset, mut mask) in tabs::masks(line) {
+        let split = simd::tab_masks(line, |offset, mut mask| {
             let here = mask.count_ones() as usize;
             // Taking the block's slots as one slice leaves the loop below without bounds checks.
             let Some(slots) = ends.get_mut(n..n + here).filter(|_| n + here < FIELD_COUNT) else {
-                return Err(EventError::FieldCount { found: tabs::count(line) + 1 });
+                return ControlFlow::Break(());
             };
             for slot in slots {
                 *slot = offset + mask.trailing_zeros() as usize;
                 mask &= mask - 1;
             }
             n += here;
+            ControlFlow::Continue(())
+        });
+        if split.is_break() {
+            return Err(EventError::FieldCount { found: tabs::count(line) + 1 });
         }
         if n + 1 != FIELD_COUNT {
             return Err(EventError::FieldCount { found: n + 1 });

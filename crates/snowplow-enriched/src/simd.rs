@@ -1,8 +1,11 @@
-//! Byte classes found 16 bytes at a time: the crate's only `unsafe` code.
+//! Byte classes found a block at a time: the crate's only `unsafe` code.
 //!
 //! Both hot searches of the crate, tabs in a line and the end of a JSON string, are one comparison per
 //! byte class over a block and one bit mask per block. On x86_64 that is SSE2 (part of the baseline,
-//! so every x86_64 CPU has it); elsewhere a plain loop the compiler vectorises.
+//! so every x86_64 CPU has it), and AVX2 for tabs where the CPU has it; elsewhere a plain loop the
+//! compiler vectorises.
+
+use std::ops::ControlFlow;
 
 /// The block of [`tab_mask`].
 pub(crate) const BLOCK: usize = 64;
@@ -32,6 +35,86 @@ pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
 #[inline]
 pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
     block.iter().enumerate().fold(0, |mask, (i, &b)| mask | u64::from(b == b'\t') << i)
+}
+
+/// Calls `each` with the offset and tab mask of every 64-byte block of `line` in order (the last block
+/// padded with zeros, which are not tabs) until it breaks. Every line is passed over this way once or
+/// twice, so where the CPU has AVX2 (checked at run time, once per line) a block is two comparisons
+/// rather than four.
+#[inline]
+pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        return avx2::tab_masks(line, each);
+    }
+    tab_masks_with::<false>(line, each)
+}
+
+/// [`tab_masks`] with the AVX2 block mask when `AVX2`, which only [`avx2::tab_masks`] asks for.
+#[inline(always)]
+fn tab_masks_with<const AVX2: bool>(
+    line: &[u8],
+    mut each: impl FnMut(usize, u64) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mask = |block: &[u8; BLOCK]| {
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            return avx2::tab_mask(block);
+        }
+        tab_mask(block)
+    };
+    let blocks = line.chunks_exact(BLOCK);
+    let tail = blocks.remainder();
+    for (i, block) in blocks.enumerate() {
+        // Every chunk is BLOCK bytes long; the fallback is never taken.
+        each(i * BLOCK, block.try_into().map_or(0, mask))?;
+    }
+    if !tail.is_empty() {
+        let mut padded = [0; BLOCK];
+        padded[..tail.len()].copy_from_slice(tail);
+        each(line.len() - tail.len(), mask(&padded))?;
+    }
+    ControlFlow::Continue(())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use std::ops::ControlFlow;
+
+    use super::BLOCK;
+
+    /// [`super::tab_masks`] compiled for AVX2, so that the block masks inline into the loop.
+    #[inline]
+    pub(super) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+        #[target_feature(enable = "avx2")]
+        fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+            super::tab_masks_with::<true>(line, each)
+        }
+        // SAFETY: only called when `is_x86_feature_detected!("avx2")` said the CPU has AVX2.
+        unsafe { run(line, each) }
+    }
+
+    /// Bit `i` is set when `block[i]` is a tab. Only reached from [`tab_masks`]'s AVX2 code.
+    #[inline]
+    pub(super) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+        };
+        #[target_feature(enable = "avx2")]
+        fn mask(block: &[u8; BLOCK]) -> u64 {
+            let tab = _mm256_set1_epi8(b'\t' as i8);
+            // SAFETY: each unaligned load reads 32 bytes at offset 0 or 32 of a 64-byte array.
+            let half = |offset: usize| unsafe {
+                let bytes = _mm256_loadu_si256(block.as_ptr().add(offset).cast::<__m256i>());
+                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, tab)) as u32)
+            };
+            half(0) | half(32) << 32
+        }
+        // SAFETY: only called from code compiled for AVX2 (see above), which runs only on CPUs that
+        // have it.
+        unsafe { mask(block) }
+    }
 }
 
 /// Bit `i` is set when `block[i]` ends a run of plain JSON string bytes: a quote, a backslash or a
@@ -79,6 +162,13 @@ mod tests {
             }
             let tabs = block.iter().enumerate().fold(0u64, |m, (i, &b)| m | u64::from(b == b'\t') << i);
             assert_eq!(tab_mask(&block), tabs);
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                let _ = avx2::tab_masks(&block, |_, mask| {
+                    assert_eq!(mask, tabs, "AVX2 {block:?}");
+                    ControlFlow::Continue(())
+                });
+            }
             let head: &[u8; STRING_BLOCK] = block[..STRING_BLOCK].try_into().unwrap_or(&[0; STRING_BLOCK]);
             let stops = head.iter().enumerate().fold(0u32, |m, (i, &b)| m | u32::from(is_string_stop(b)) << i);
             assert_eq!(string_stop_mask(head), stops, "{head:?}");

@@ -5,6 +5,8 @@
 //! becomes one bit mask of its tabs ([`simd::tab_mask`]), and tabs are then taken from the mask a bit
 //! at a time.
 
+use std::ops::ControlFlow;
+
 use crate::simd::{self, BLOCK};
 
 /// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
@@ -26,7 +28,12 @@ pub(crate) fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)
 
 /// How many tabs `line` holds.
 pub(crate) fn count(line: &[u8]) -> usize {
-    masks(line).map(|(_, mask)| mask.count_ones() as usize).sum()
+    let mut tabs = 0;
+    let _ = simd::tab_masks(line, |_, mask| {
+        tabs += mask.count_ones() as usize;
+        ControlFlow::Continue(())
+    });
+    tabs
 }
 
 /// The position of the `n`th tab (0-based) counting from the start, if there are that many.
