@@ -118,12 +118,17 @@ impl<'k> SchemaKey<'k> {
     /// Whether `schema_uri` starts with `iglu:<vendor>/<name>/`, which a matching URI does; a cheap
     /// test that rejects nearly every other entity.
     fn names_match(&self, schema_uri: &str) -> bool {
-        schema_uri
-            .strip_prefix("iglu:")
-            .and_then(|rest| rest.strip_prefix(self.vendor))
-            .and_then(|rest| rest.strip_prefix('/'))
-            .and_then(|rest| rest.strip_prefix(self.name))
-            .is_some_and(|rest| rest.starts_with('/'))
+        // The slashes are looked at before the bytes between them are compared: an entity asked about
+        // is nearly always told apart by the length of its vendor or name alone.
+        let uri = schema_uri.as_bytes();
+        let (vendor, name) = (self.vendor.as_bytes(), self.name.as_bytes());
+        let vendor_end = "iglu:".len() + vendor.len();
+        let name_end = vendor_end + 1 + name.len();
+        uri.get(vendor_end) == Some(&b'/')
+            && uri.get(name_end) == Some(&b'/')
+            && uri.starts_with(b"iglu:")
+            && &uri["iglu:".len()..vendor_end] == vendor
+            && &uri[vendor_end + 1..name_end] == name
     }
 }
 
