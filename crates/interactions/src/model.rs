@@ -113,7 +113,7 @@ pub fn id_at(value: &snowplow_enriched::Loose<'_>, key: &str) -> Option<String> 
 
 /// `entities.map(e => e.data[key])`: one id per entity that has one, in order.
 pub fn ids_of_entities(entities: &[&snowplow_enriched::Entity<'_>], key: &str) -> Vec<String> {
-    entities.iter().filter_map(|e| id_at(&e.data(), key)).collect()
+    entities.iter().filter_map(|e| e.data_get(key)?.scalar_text().map(|s| s.into_owned())).collect()
 }
 
 /// A JSON string as serde_json writes it: as is when nothing needs escaping, which is nearly always

@@ -49,6 +49,15 @@ impl<'a> Entity<'a> {
         self.data
     }
 
+    /// `data().get(key)`: the value of `key` when the data is an object holding it, read without building
+    /// a tree of the rest (a mapper that wants a product's id does not pay for its name and price).
+    pub fn data_get(&self, key: &str) -> Option<Loose<'a>> {
+        match crate::loose::Quick::get(self.data, key) {
+            Some(found) => found,
+            None => self.data().get(key).cloned(),
+        }
+    }
+
     /// The entity's data as a lenient borrowed tree.
     pub fn data(&self) -> Loose<'a> {
         // The envelope parse validated this text as JSON without a depth limit (as serde_json does
@@ -97,12 +106,33 @@ fn serde_unstruct(text: &str) -> Result<Option<Entity<'_>>, EnvelopeError> {
 }
 
 /// For tests and fuzzing: panics unless the fast scanner agrees with serde_json on `text`, read both
-/// as a contexts field and as an `unstruct_event` field. The scanner may leave text to serde_json, but
-/// when it answers, it must answer what serde_json does.
+/// as a contexts field and as an `unstruct_event` field (the scanner may leave text to serde_json, but
+/// when it answers, it must answer what serde_json does), and unless [`Entity::data_get`] agrees with
+/// [`Entity::data`] on the entities found.
 #[doc(hidden)]
 pub fn assert_envelope_paths_agree(text: &str) {
     fn view<'e>(entities: impl IntoIterator<Item = &'e Entity<'e>>) -> Vec<(&'e str, &'e str)> {
         entities.into_iter().map(|e| (e.schema(), e.raw_data())).collect()
+    }
+    // Reading one key of an entity's data answers what reading the whole tree does.
+    fn lookups_agree(entities: &[Entity<'_>]) {
+        for entity in entities {
+            let tree = entity.data();
+            let keys = match &tree {
+                Loose::Object(entries) => entries.iter().map(|(k, _)| k.as_ref()).collect(),
+                _ => Vec::new(),
+            };
+            for key in keys.into_iter().chain(["id", "missing"]) {
+                let expected = format!("{:?}", tree.get(key));
+                assert_eq!(format!("{:?}", entity.data_get(key).as_ref()), expected, "{key:?} in {:?}", entity.data);
+            }
+        }
+    }
+    if let Ok(entities) = parse_contexts(text) {
+        lookups_agree(&entities);
+    }
+    if let Ok(entity) = parse_unstruct(text) {
+        lookups_agree(&[entity]);
     }
     if let Some(fast) = scan::contexts(text) {
         match serde_contexts(text) {
@@ -360,6 +390,7 @@ mod tests {
         r#"{"schema":"x","data":{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"k":"v","u":"\ud83d\ude00"}}}"#,
         r#"{"schema":"iglu:x\/y","data":[{"schema":"iglu:a.b\/c\/jsonschema\/1-0-0","data":1}],"data":[]}"#,
         "null",
+        r#"{"data":[{"schema":"iglu:a/b/jsonschema/1-0-0","data":{ "id" : 1 , "x" : { "id" : [2, {"id":3}] } , "id" : "last" , "t":true }},{"data":{"a\"b":1,"id":2}}]}"#,
     ];
 
     #[test]

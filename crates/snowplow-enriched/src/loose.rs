@@ -99,7 +99,7 @@ pub fn assert_loose_paths_agree(text: &str) {
 /// else and for invalid text, and [`Loose::parse`] then asks serde_json, so that trees and errors are
 /// serde_json's by construction; other numbers and escaped strings are handed to serde_json one token
 /// at a time. `quick_parse_agrees_with_serde_json` holds the two together.
-struct Quick<'a> {
+pub(crate) struct Quick<'a> {
     text: &'a str,
     pos: usize,
 }
@@ -243,6 +243,79 @@ impl<'a> Quick<'a> {
             (false, _) => Some(Loose::Number(value.into())),
             (true, Ok(v)) if v != 0 => Some(Loose::Number((-v).into())),
             _ => self.token(start),
+        }
+    }
+
+    /// In `json`, which must be valid JSON: `Some` of what `Loose::parse(json)?.get(key)` gives, reading
+    /// only that value and passing over the others, or `None` for text it leaves to the full parse
+    /// (escaped keys, deep nesting, values [`Quick::value`] leaves to serde_json).
+    pub(crate) fn get(json: &'a str, key: &str) -> Option<Option<Loose<'a>>> {
+        let mut quick = Quick { text: json, pos: 0 };
+        if quick.peek()? != b'{' {
+            return Some(None);
+        }
+        quick.pos += 1;
+        let mut found = None;
+        if quick.peek()? == b'}' {
+            return Some(None);
+        }
+        loop {
+            let (name, escaped) = quick.string()?;
+            if escaped {
+                return None;
+            }
+            quick.peek()?;
+            quick.pos += 1; // the colon
+            if name == key {
+                // The last of repeated keys wins, so the search goes on.
+                found = Some(quick.value(1)?);
+            } else {
+                quick.skip()?;
+            }
+            match quick.peek()? {
+                b',' => {
+                    quick.pos += 1;
+                    quick.peek()?;
+                }
+                _ => return Some(found),
+            }
+        }
+    }
+
+    /// Passes over one value of valid JSON, giving up on nesting deeper than [`Quick::MAX_DEPTH`].
+    fn skip(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        let mut depth = 0;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > Self::MAX_DEPTH {
+                        return None;
+                    }
+                    self.pos += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.pos += 1;
+                }
+                b',' | b':' => self.pos += 1,
+                _ => {
+                    // A number or literal runs to the next delimiter.
+                    while bytes
+                        .get(self.pos)
+                        .is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                    {
+                        self.pos += 1;
+                    }
+                }
+            }
+            if depth == 0 {
+                return Some(());
+            }
         }
     }
 
