@@ -93,12 +93,13 @@ pub fn assert_loose_paths_agree(text: &str) {
     }
 }
 
-/// A parser for the JSON entity data is made of: objects, arrays, strings without escapes, literals
-/// and small integers, read in one pass without serde's visitor machinery (a kept event builds a few
-/// trees, and through serde_json they cost about a tenth of its time). It returns `None` for anything
-/// else and for invalid text, and [`Loose::parse`] then asks serde_json, so that trees and errors are
-/// serde_json's by construction; other numbers and escaped strings are handed to serde_json one token
-/// at a time. `quick_parse_agrees_with_serde_json` holds the two together.
+/// A parser for what entity data is made of: objects, arrays, strings without escapes, literals and
+/// small integers, read in one pass without serde's visitor machinery (a kept event builds a few trees,
+/// and through serde_json they were about a tenth of a run's instructions). Other numbers and escaped
+/// strings are handed to serde_json one token at a time. It returns `None` for invalid text and for
+/// nesting past [`Quick::MAX_DEPTH`], and [`Loose::parse`] then asks serde_json, so that trees and
+/// errors are serde_json's; the `quick_parse_agrees_with_serde_json_on_every_small_corruption` test and
+/// the `enriched_line` fuzz check hold the two together.
 pub(crate) struct Quick<'a> {
     text: &'a str,
     pos: usize,
@@ -248,7 +249,7 @@ impl<'a> Quick<'a> {
 
     /// In `json`, which must be valid JSON: `Some` of what `Loose::parse(json)?.get(key)` gives, reading
     /// only that value and passing over the others, or `None` for text it leaves to the full parse
-    /// (escaped keys, deep nesting, values [`Quick::value`] leaves to serde_json).
+    /// (escaped keys, deep nesting).
     pub(crate) fn get(json: &'a str, key: &str) -> Option<Option<Loose<'a>>> {
         let mut quick = Quick { text: json, pos: 0 };
         if quick.peek()? != b'{' {

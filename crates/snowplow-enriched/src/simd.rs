@@ -47,27 +47,21 @@ pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow
     if avx2::detected() {
         return avx2::tab_masks(line, each);
     }
-    tab_masks_with::<false>(line, each)
+    tab_masks_with(line, each, tab_mask)
 }
 
-/// [`tab_masks`] with the AVX2 block mask when `AVX2`, which only [`avx2::tab_masks`] asks for.
+/// [`tab_masks`] with the block mask `mask`.
 #[inline(always)]
-fn tab_masks_with<const AVX2: bool>(
+fn tab_masks_with(
     line: &[u8],
     mut each: impl FnMut(usize, u64) -> ControlFlow<()>,
+    mask: impl Fn(&[u8; BLOCK]) -> u64,
 ) -> ControlFlow<()> {
-    let mask = |block: &[u8; BLOCK]| {
-        #[cfg(target_arch = "x86_64")]
-        if AVX2 {
-            return avx2::tab_mask(block);
-        }
-        tab_mask(block)
-    };
     let blocks = line.chunks_exact(BLOCK);
     let tail = blocks.remainder();
     for (i, block) in blocks.enumerate() {
         // Every chunk is BLOCK bytes long; the fallback is never taken.
-        each(i * BLOCK, block.try_into().map_or(0, mask))?;
+        each(i * BLOCK, block.try_into().map_or(0, &mask))?;
     }
     if !tail.is_empty() {
         let mut padded = [0; BLOCK];
@@ -99,32 +93,27 @@ mod avx2 {
     pub(super) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
-            super::tab_masks_with::<true>(line, each)
+            super::tab_masks_with(line, each, |block| tab_mask(block))
         }
         assert!(detected(), "AVX2 code called on a CPU without AVX2");
         // SAFETY: the CPU has the features, as just checked.
         unsafe { run(line, each) }
     }
 
-    /// Bit `i` is set when `block[i]` is a tab. Only reached from [`tab_masks`]'s AVX2 code.
+    /// Bit `i` is set when `block[i]` is a tab.
+    #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
+    fn tab_mask(block: &[u8; BLOCK]) -> u64 {
         use std::arch::x86_64::{
             __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
         };
-        #[target_feature(enable = "avx2")]
-        fn mask(block: &[u8; BLOCK]) -> u64 {
-            let tab = _mm256_set1_epi8(b'\t' as i8);
-            // SAFETY: each unaligned load reads 32 bytes at offset 0 or 32 of a 64-byte array.
-            let half = |offset: usize| unsafe {
-                let bytes = _mm256_loadu_si256(block.as_ptr().add(offset).cast::<__m256i>());
-                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, tab)) as u32)
-            };
-            half(0) | half(32) << 32
-        }
-        // SAFETY: only called from code compiled for AVX2 (see above), which runs only on CPUs that
-        // have it.
-        unsafe { mask(block) }
+        let tab = _mm256_set1_epi8(b'\t' as i8);
+        // SAFETY: each unaligned load reads 32 bytes at offset 0 or 32 of a 64-byte array.
+        let half = |offset: usize| unsafe {
+            let bytes = _mm256_loadu_si256(block.as_ptr().add(offset).cast::<__m256i>());
+            u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, tab)) as u32)
+        };
+        half(0) | half(32) << 32
     }
 }
 

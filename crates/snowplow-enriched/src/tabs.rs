@@ -2,8 +2,9 @@
 //!
 //! A kept event is split into 131 fields across ~2 KB; looking at one byte (or even eight) at a time,
 //! or calling a search per tab, costs more than the rest of reading the line. Here each 64-byte block
-//! becomes one bit mask of its tabs ([`simd::tab_mask`]), and tabs are then taken from the mask a bit
-//! at a time.
+//! becomes one bit mask of its tabs ([`simd::tab_masks`] for whole lines, with AVX2 where the CPU has
+//! it; [`simd::tab_mask`] for the few blocks a search from either end needs), and tabs are then taken
+//! from the mask a bit at a time.
 
 use std::ops::ControlFlow;
 
@@ -11,7 +12,7 @@ use crate::simd::{self, BLOCK};
 
 /// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
 /// zeros, which are not tabs.
-pub(crate) fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
+fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
     let blocks = line.chunks_exact(BLOCK);
     let tail = blocks.remainder();
     let full = blocks.enumerate().map(|(i, block)| {
