@@ -220,47 +220,56 @@ impl<'a> Scan<'a> {
     }
 
     /// Validates and passes over one value of any kind; the position is left just after it.
+    ///
+    /// Nearly all of an event's entity JSON goes through here, token by token, so the loop keeps the
+    /// position in a local and calls only functions that inline, rather than going through `peek`
+    /// and the other methods for every token.
     fn skip_value(&mut self) -> Option<()> {
+        let bytes = self.bytes();
         // Bit `d` of `objects` says whether the container at depth `d` (0 the outermost) is an object.
         let (mut objects, mut depth) = (0u64, 0u32);
+        let mut at = whitespace(bytes, self.pos);
         loop {
-            // A value starts here; containers are entered, scalars passed over.
-            match self.peek()? {
-                b'"' => self.string().map(drop)?,
+            // A value starts at `at`; containers are entered, scalars passed over.
+            match *bytes.get(at)? {
+                b'"' => at = string_end(bytes, at)?,
                 open @ (b'{' | b'[') => {
                     if depth == u64::BITS {
                         return None;
                     }
-                    self.pos += 1;
-                    let close = if open == b'{' { b'}' } else { b']' };
-                    if self.peek()? == close {
-                        self.pos += 1;
+                    at = whitespace(bytes, at + 1);
+                    // `}` and `]` are two code points after `{` and `[`.
+                    if bytes.get(at) == Some(&(open + 2)) {
+                        at += 1;
                     } else {
                         objects = objects & !(1 << depth) | u64::from(open == b'{') << depth;
                         depth += 1;
                         if open == b'{' {
-                            self.key()?;
+                            at = key(bytes, at)?;
                         }
                         continue;
                     }
                 }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
+                b't' => at = literal_end(bytes, at, b"true")?,
+                b'f' => at = literal_end(bytes, at, b"false")?,
+                b'n' => at = literal_end(bytes, at, b"null")?,
+                b'-' | b'0'..=b'9' => at = number_end(bytes, at)?,
                 _ => return None,
             }
-            // After a value: close containers until one takes a comma, or finish.
+            // After a value: close containers until one takes a comma, or finish (before any
+            // whitespace, which is not part of the value).
             loop {
                 let Some(inner) = depth.checked_sub(1) else {
+                    self.pos = at;
                     return Some(());
                 };
+                at = whitespace(bytes, at);
                 let in_object = objects >> inner & 1 == 1;
-                match self.peek()? {
+                match *bytes.get(at)? {
                     b',' => {
-                        self.pos += 1;
+                        at = whitespace(bytes, at + 1);
                         if in_object {
-                            self.key()?;
+                            at = key(bytes, at)?;
                         }
                         break;
                     }
@@ -268,53 +277,84 @@ impl<'a> Scan<'a> {
                     b']' if !in_object => {}
                     _ => return None,
                 }
-                self.pos += 1;
+                at += 1;
                 depth = inner;
             }
         }
     }
+}
 
-    /// An object key and its colon.
-    fn key(&mut self) -> Option<()> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        self.string()?;
-        self.eat(b':')
+/// The first position at or after `at` that is not JSON whitespace.
+#[inline(always)]
+fn whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        at += 1;
     }
+    at
+}
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn number(&mut self) -> Option<()> {
-        let bytes = self.bytes();
-        let digits =
-            |at: usize| bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
-        let mut at = self.pos + usize::from(bytes.get(self.pos) == Some(&b'-'));
-        match bytes.get(at)? {
-            b'0' => at += 1,
-            b'1'..=b'9' => at += digits(at),
+/// After a string whose opening quote is at `at`.
+#[inline(always)]
+fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut at = at + 1;
+    loop {
+        at = string_stop(bytes, at);
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => at = escape_end(bytes, at + 1)?,
             _ => return None,
         }
-        if bytes.get(at) == Some(&b'.') {
-            let n = digits(at + 1);
-            if n == 0 {
-                return None;
-            }
-            at += 1 + n;
-        }
-        if matches!(bytes.get(at), Some(b'e' | b'E')) {
-            at += 1;
-            if matches!(bytes.get(at), Some(b'+' | b'-')) {
-                at += 1;
-            }
-            let n = digits(at);
-            if n == 0 {
-                return None;
-            }
-            at += n;
-        }
-        self.pos = at;
-        Some(())
     }
+}
+
+/// An object key at `at` and its colon: where the value after them starts.
+#[inline(always)]
+fn key(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let at = whitespace(bytes, string_end(bytes, at)?);
+    if bytes.get(at) != Some(&b':') {
+        return None;
+    }
+    Some(whitespace(bytes, at + 1))
+}
+
+/// After `word` when it is at `at`.
+#[inline(always)]
+fn literal_end(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    (bytes.get(at..at + word.len())? == word).then_some(at + word.len())
+}
+
+/// After the number at `at`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+#[inline(always)]
+fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let digits = |at: usize| bytes.get(at..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
+    let mut at = at + usize::from(bytes.get(at) == Some(&b'-'));
+    match bytes.get(at)? {
+        b'0' => at += 1,
+        b'1'..=b'9' => at += digits(at),
+        _ => return None,
+    }
+    if bytes.get(at) == Some(&b'.') {
+        let n = digits(at + 1);
+        if n == 0 {
+            return None;
+        }
+        at += 1 + n;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let n = digits(at);
+        if n == 0 {
+            return None;
+        }
+        at += n;
+    }
+    Some(at)
 }
 
 /// The position of the first quote, backslash or control character at or after `from`, or the end.
