@@ -29,13 +29,7 @@ impl<'s> IgluUri<'s> {
         };
         let vendor_end = word(0, VENDOR)?;
         let name_end = word(vendor_end + 1, WORD)?;
-        let format_end = word(name_end + 1, WORD)?;
-        let (model, at) = number(bytes, format_end + 1, false)?;
-        let (revision, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
-        let (addition, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
-        if at != bytes.len() {
-            return None;
-        }
+        let Tail { format_end, model, revision, addition } = tail(bytes, name_end + 1)?;
         Some(IgluUri {
             vendor: &rest[..vendor_end],
             name: &rest[vendor_end + 1..name_end],
@@ -48,8 +42,42 @@ impl<'s> IgluUri<'s> {
 
     /// The (vendor, name, model) this URI belongs to.
     pub fn key(&self) -> SchemaKey<'s> {
-        SchemaKey { vendor: self.vendor, name: self.name, model: self.model }
+        SchemaKey::new(self.vendor, self.name, self.model)
     }
+}
+
+/// What follows the name in a URI: `format/model-revision-addition`.
+struct Tail {
+    format_end: usize,
+    model: u32,
+    revision: u32,
+    addition: u32,
+}
+
+/// The tail of a URI whose format starts at `from` and which ends with the addition.
+fn tail(bytes: &[u8], from: usize) -> Option<Tail> {
+    let format = bytes.get(from..)?.iter().take_while(|&&b| CLASS[usize::from(b)] & WORD != 0).count();
+    let format_end = from + format;
+    if format == 0 || bytes.get(format_end) != Some(&b'/') {
+        return None;
+    }
+    let (model, at) = number(bytes, format_end + 1, false)?;
+    let (revision, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
+    let (addition, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
+    (at == bytes.len()).then_some(Tail { format_end, model, revision, addition })
+}
+
+/// Whether `word` is a non-empty run of bytes of `class`.
+const fn is_word(word: &str, class: u8) -> bool {
+    let bytes = word.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if CLASS[bytes[i] as usize] & class == 0 {
+            return false;
+        }
+        i += 1;
+    }
+    !bytes.is_empty()
 }
 
 /// Byte classes of URI parts: [`WORD`] is `[a-zA-Z0-9-_]`, [`VENDOR`] that and `.`.
@@ -97,22 +125,29 @@ fn number(bytes: &[u8], from: usize, zero_allowed: bool) -> Option<(u32, usize)>
 /// keys (Go keeps dashes in vendors, JS and Scala turn them into underscores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SchemaKey<'k> {
-    pub vendor: &'k str,
-    pub name: &'k str,
-    pub model: u32,
+    vendor: &'k str,
+    name: &'k str,
+    model: u32,
+    /// Whether the vendor and name are ones a URI can hold, so that a URI starting with them needs only
+    /// its tail checked (worked out once, when the key is made, mostly at compile time).
+    valid: bool,
 }
 
 impl<'k> SchemaKey<'k> {
     pub const fn new(vendor: &'k str, name: &'k str, model: u32) -> Self {
-        SchemaKey { vendor, name, model }
+        SchemaKey { vendor, name, model, valid: is_word(vendor, VENDOR) && is_word(name, WORD) }
     }
 
     /// Whether an entity's schema URI has this vendor, name and model (any format, revision and
     /// addition). An unparsable URI matches nothing.
     pub fn matches(&self, schema_uri: &str) -> bool {
         // Most entities of an event are not the one asked for: reject them on the vendor and name
-        // before validating the whole URI.
-        self.names_match(schema_uri) && IgluUri::parse(schema_uri).is_some_and(|uri| uri.model == self.model)
+        // before validating the rest of the URI. What is left to check is the same as in
+        // `IgluUri::parse`, since the vendor and name are valid and end where the URI's do.
+        self.valid
+            && self.names_match(schema_uri)
+            && tail(schema_uri.as_bytes(), "iglu:".len() + self.vendor.len() + 1 + self.name.len() + 1)
+                .is_some_and(|tail| tail.model == self.model)
     }
 
     /// Whether `schema_uri` starts with `iglu:<vendor>/<name>/`, which a matching URI does; a cheap
@@ -190,6 +225,9 @@ mod tests {
             let parsed = IgluUri::parse(&uri);
             valid += usize::from(parsed.is_some());
             assert_eq!(parsed.is_some(), sdk.is_match(&uri), "{uri:?}");
+            for key in [SchemaKey::new("a.b", "c", 1), SchemaKey::new("a.b", "c", 2), SchemaKey::new("a", "b.c", 1)] {
+                assert_eq!(key.matches(&uri), parsed.is_some_and(|p| p.key() == key), "{key} {uri:?}");
+            }
             if let Some(p) = parsed {
                 let version = format!("{}-{}-{}", p.model, p.revision, p.addition);
                 assert_eq!(format!("iglu:{}/{}/{}/{version}", p.vendor, p.name, p.format), uri);
