@@ -131,11 +131,12 @@ impl<'a> Quick<'a> {
         match self.peek()? {
             b'{' if depth < Self::MAX_DEPTH => {
                 self.pos += 1;
-                let mut entries = Vec::new();
                 if self.peek()? == b'}' {
                     self.pos += 1;
-                    return Some(Loose::Object(entries));
+                    return Some(Loose::Object(Vec::new()));
                 }
+                // Entity objects mostly have several keys: starting at eight spares growing from four.
+                let mut entries = Vec::with_capacity(8);
                 loop {
                     if self.peek()? != b'"' {
                         return None;
