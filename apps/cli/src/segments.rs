@@ -72,6 +72,20 @@ impl ReadAt for [u8] {
     }
 }
 
+/// Fills `buf` from `offset`: how many bytes were read, fewer than asked only at the end of the source.
+fn read_into(source: &(impl ReadAt + ?Sized), offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match source.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Appends up to `len` bytes from `offset` to `buf`; fewer only at the end of the source.
 fn read_full(source: &(impl ReadAt + ?Sized), offset: u64, buf: &mut Vec<u8>, len: usize) -> io::Result<usize> {
     let old = buf.len();
@@ -104,44 +118,49 @@ pub(crate) fn lines(
     mut each: impl FnMut(Result<&[u8], u64>),
 ) -> io::Result<()> {
     let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
-    buf.clear();
     // The byte before the segment says whether a line begins at its start.
     let from = segment.start.saturating_sub(1);
     let want = usize::try_from(segment.end - from).map_err(io::Error::other)?;
-    let at_end = read_full(source, from, buf, want)? < want;
+    // The buffer only grows, and is read into over what earlier segments left: clearing it and growing
+    // it again zeroed every segment before its read, a pass over the whole input.
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let got = read_into(source, from, &mut buf[..want])?;
+    let data = &buf[..got];
     let mut pos = match segment.start {
         0 => 0,
-        _ => match memchr::memchr(b'\n', buf) {
+        _ => match memchr::memchr(b'\n', data) {
             Some(i) => i + 1,
             None => return Ok(()),
         },
     };
-    while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
-        line(&buf[pos..pos + i]);
+    while let Some(i) = memchr::memchr(b'\n', &data[pos..]) {
+        line(&data[pos..pos + i]);
         pos += i + 1;
     }
-    if pos == buf.len() {
+    if pos == data.len() {
         return Ok(());
     }
-    if at_end {
-        line(&buf[pos..]);
+    if got < want {
+        line(&data[pos..]);
         return Ok(());
     }
     // The segment's last line goes on past its end: read on to its newline (or the end of the source),
     // keeping no more of it than the limit allows.
-    let mut offset = from + buf.len() as u64;
-    buf.drain(..pos);
-    let mut length = buf.len() as u64;
+    let mut offset = from + got as u64;
+    let mut tail = data[pos..].to_vec();
+    let mut length = tail.len() as u64;
     loop {
         if length > max as u64 {
-            buf.clear();
+            tail.clear();
         }
-        let scanned = buf.len();
-        let got = read_full(source, offset, buf, CONTINUATION_BYTES)?;
+        let scanned = tail.len();
+        let got = read_full(source, offset, &mut tail, CONTINUATION_BYTES)?;
         offset += got as u64;
-        if let Some(i) = memchr::memchr(b'\n', &buf[scanned..]) {
+        if let Some(i) = memchr::memchr(b'\n', &tail[scanned..]) {
             length += i as u64;
-            buf.truncate(scanned + i);
+            tail.truncate(scanned + i);
             break;
         }
         length += got as u64;
@@ -152,7 +171,7 @@ pub(crate) fn lines(
     if length > max as u64 {
         each(Err(length));
     } else {
-        line(buf);
+        line(&tail);
     }
     Ok(())
 }
