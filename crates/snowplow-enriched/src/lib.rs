@@ -22,6 +22,8 @@ mod record;
 mod scan;
 mod simd;
 mod tabs;
+#[cfg(test)]
+mod testing;
 mod timestamp;
 pub mod tsv;
 
