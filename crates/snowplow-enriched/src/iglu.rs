@@ -18,17 +18,12 @@ impl<'s> IgluUri<'s> {
     /// Parses a URI with the grammar of the Analytics SDKs' regular expression:
     /// `^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[1-9][0-9]*(-(0|[1-9][0-9]*)){2}$`.
     pub fn parse(uri: &'s str) -> Option<IgluUri<'s>> {
-        // One pass over the bytes with a class table: every lookup of an entity by key parses the URIs
-        // whose vendor and name match, and splitting and checking each part separately cost several
-        // times as much.
+        // One pass over the bytes with a class table, rather than splitting the URI and checking each
+        // part on its own, which cost several times as much.
         let rest = uri.strip_prefix("iglu:")?;
         let bytes = rest.as_bytes();
-        let word = |from: usize, class: u8| -> Option<usize> {
-            let len = bytes.get(from..)?.iter().take_while(|&&b| CLASS[usize::from(b)] & class != 0).count();
-            (len > 0 && bytes.get(from + len) == Some(&b'/')).then_some(from + len)
-        };
-        let vendor_end = word(0, VENDOR)?;
-        let name_end = word(vendor_end + 1, WORD)?;
+        let vendor_end = word_end(bytes, 0, VENDOR)?;
+        let name_end = word_end(bytes, vendor_end + 1, WORD)?;
         let Tail { format_end, model, revision, addition } = tail(bytes, name_end + 1)?;
         Some(IgluUri {
             vendor: &rest[..vendor_end],
@@ -56,15 +51,17 @@ struct Tail {
 
 /// The tail of a URI whose format starts at `from` and which ends with the addition.
 fn tail(bytes: &[u8], from: usize) -> Option<Tail> {
-    let format = bytes.get(from..)?.iter().take_while(|&&b| CLASS[usize::from(b)] & WORD != 0).count();
-    let format_end = from + format;
-    if format == 0 || bytes.get(format_end) != Some(&b'/') {
-        return None;
-    }
+    let format_end = word_end(bytes, from, WORD)?;
     let (model, at) = number(bytes, format_end + 1, false)?;
     let (revision, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
     let (addition, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
     (at == bytes.len()).then_some(Tail { format_end, model, revision, addition })
+}
+
+/// Where the non-empty run of bytes of `class` from `from` ends, when a slash follows it.
+fn word_end(bytes: &[u8], from: usize, class: u8) -> Option<usize> {
+    let len = bytes.get(from..)?.iter().take_while(|&&b| CLASS[usize::from(b)] & class != 0).count();
+    (len > 0 && bytes.get(from + len) == Some(&b'/')).then_some(from + len)
 }
 
 /// Whether `word` is a non-empty run of bytes of `class`.

@@ -117,14 +117,8 @@ impl<'a> Quick<'a> {
 
     /// The next byte after whitespace, which is skipped.
     fn peek(&mut self) -> Option<u8> {
-        let bytes = self.text.as_bytes();
-        while let Some(&b) = bytes.get(self.pos) {
-            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                return Some(b);
-            }
-            self.pos += 1;
-        }
-        None
+        self.pos = crate::scan::whitespace(self.text.as_bytes(), self.pos);
+        self.text.as_bytes().get(self.pos).copied()
     }
 
     fn value(&mut self, depth: usize) -> Option<Loose<'a>> {
@@ -190,25 +184,12 @@ impl<'a> Quick<'a> {
     }
 
     /// A string at the current position (its opening quote): its contents and whether they hold
-    /// escapes, which are checked only as far as finding the closing quote needs.
+    /// escapes.
     fn string(&mut self) -> Option<(&'a str, bool)> {
-        let bytes = self.text.as_bytes();
         let start = self.pos + 1;
-        let (mut at, mut escaped) = (start, false);
-        loop {
-            at = crate::scan::string_stop(bytes, at);
-            match *bytes.get(at)? {
-                b'"' => {
-                    self.pos = at + 1;
-                    return Some((self.text.get(start..at)?, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    at = crate::scan::escape_end(bytes, at + 1)?;
-                }
-                _ => return None,
-            }
-        }
+        let (end, escaped) = crate::scan::string_end(self.text.as_bytes(), self.pos)?;
+        self.pos = end;
+        Some((self.text.get(start..end - 1)?, escaped))
     }
 
     fn literal(&mut self, word: &str, value: Loose<'a>) -> Option<Loose<'a>> {

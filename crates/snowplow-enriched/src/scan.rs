@@ -104,23 +104,10 @@ impl<'a> Scan<'a> {
     /// A string at the current position (its opening quote); the range of its contents and whether it
     /// holds escapes.
     fn string(&mut self) -> Option<(usize, usize, bool)> {
-        let bytes = self.bytes();
         let start = self.pos + 1;
-        let (mut at, mut escaped) = (start, false);
-        loop {
-            at = string_stop(bytes, at);
-            match *bytes.get(at)? {
-                b'"' => {
-                    self.pos = at + 1;
-                    return Some((start, at, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    at = escape_end(bytes, at + 1)?;
-                }
-                _ => return None,
-            }
-        }
+        let (end, escaped) = string_end(self.bytes(), self.pos)?;
+        self.pos = end;
+        Some((start, end - 1, escaped))
     }
 
     /// A string or null, as `entity::OptionalString` reads it.
@@ -232,7 +219,7 @@ impl<'a> Scan<'a> {
         loop {
             // A value starts at `at`; containers are entered, scalars passed over.
             match *bytes.get(at)? {
-                b'"' => at = string_end(bytes, at)?,
+                b'"' => at = string_end(bytes, at)?.0,
                 open @ (b'{' | b'[') => {
                     if depth == u64::BITS {
                         return None;
@@ -286,22 +273,26 @@ impl<'a> Scan<'a> {
 
 /// The first position at or after `at` that is not JSON whitespace.
 #[inline(always)]
-fn whitespace(bytes: &[u8], mut at: usize) -> usize {
+pub(crate) fn whitespace(bytes: &[u8], mut at: usize) -> usize {
     while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
         at += 1;
     }
     at
 }
 
-/// After a string whose opening quote is at `at`.
+/// After a string whose opening quote is at `at`, and whether it holds escapes (checked only as far as
+/// JSON's grammar goes).
 #[inline(always)]
-fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
-    let mut at = at + 1;
+pub(crate) fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+    let (mut at, mut escaped) = (at + 1, false);
     loop {
         at = string_stop(bytes, at);
         match *bytes.get(at)? {
-            b'"' => return Some(at + 1),
-            b'\\' => at = escape_end(bytes, at + 1)?,
+            b'"' => return Some((at + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                at = escape_end(bytes, at + 1)?;
+            }
             _ => return None,
         }
     }
@@ -313,7 +304,7 @@ fn key(bytes: &[u8], at: usize) -> Option<usize> {
     if bytes.get(at) != Some(&b'"') {
         return None;
     }
-    let at = whitespace(bytes, string_end(bytes, at)?);
+    let at = whitespace(bytes, string_end(bytes, at)?.0);
     if bytes.get(at) != Some(&b':') {
         return None;
     }
@@ -359,7 +350,7 @@ fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// The position of the first quote, backslash or control character at or after `from`, or the end.
 #[inline]
-pub(crate) fn string_stop(bytes: &[u8], from: usize) -> usize {
+fn string_stop(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(block) = bytes.get(at..at + STRING_BLOCK) {
         let mask = block.try_into().map_or(0, simd::string_stop_mask);
@@ -374,7 +365,7 @@ pub(crate) fn string_stop(bytes: &[u8], from: usize) -> usize {
 
 /// After a backslash at `at - 1`: the end of a valid escape. Like serde_json when it passes over a
 /// string, `\u` needs four hex digits and nothing more (a lone surrogate is not an error there).
-pub(crate) fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
         b'u' => bytes.get(at + 1..at + 5)?.iter().all(u8::is_ascii_hexdigit).then_some(at + 5),
