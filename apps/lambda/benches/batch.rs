@@ -1,6 +1,6 @@
-//! What a 1,000-record Kinesis batch costs the Lambda before any network wait: the payload text parsed,
-//! every record decoded and mapped, interactions batched into `PutEvents` requests
-//! and handed to the API, the failures worked out. Personalize is answered in-process at once, so the
+//! What a 1,000-record Kinesis batch costs the Lambda before any network wait: the payload's bytes read
+//! as the runtime reads them, every record decoded and mapped, interactions batched into `PutEvents`
+//! requests and handed to the API, the failures worked out. Personalize is answered in-process at once, so the
 //! SDK and HTTP (whose cost `deploy/measure_lambda.py` shows) are left out. `cargo bench -p lambda`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -79,8 +79,10 @@ fn payload(n: usize, mix: Mix) -> String {
     json!({ "Records": records }).to_string()
 }
 
-/// What the Lambda does with a payload, up to its response (all but printing the metrics line).
+/// What the Lambda does with a payload, from the bytes the runtime receives up to its response (all but
+/// printing the metrics line).
 fn run(app: &App<Instant>, runtime: &tokio::runtime::Runtime, payload: &str) {
+    let payload: lambda::Payload = serde_json::from_slice(payload.as_bytes()).unwrap();
     let (mode, answer) = runtime.block_on(lambda::answer(app, payload)).unwrap();
     assert_eq!((mode, answer["batchItemFailures"].as_array().map(Vec::len)), ("kinesis", Some(0)));
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,10 +17,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     // Built once per execution environment and borrowed by every invocation.
     let app = Arc::new(lambda::config::app_from_env().await?);
-    // The payload stays JSON text until `dispatch` knows what it is, so it is parsed into a tree once.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    // The runtime reads the payload once, straight into what `dispatch` needs (see `lambda::Payload`).
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
         let app = app.clone();
-        async move { lambda::dispatch(&app, event.payload.get()).await.map_err(lambda_runtime::Error::from) }
+        async move { lambda::dispatch(&app, event.payload).await.map_err(lambda_runtime::Error::from) }
     }))
     .await
 }

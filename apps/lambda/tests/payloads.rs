@@ -14,6 +14,11 @@ use personalize_emulator::{Config, Emulator, Faults};
 use personalize_events::DeliverySettings;
 use serde_json::Value;
 
+/// What the Lambda answers to a payload given as JSON text, which it reads as the runtime does.
+async fn dispatch(app: &App<SdkApi>, text: &str) -> anyhow::Result<Value> {
+    lambda::dispatch(app, text.parse()?).await
+}
+
 fn payload(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lambda").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -58,7 +63,7 @@ async fn app_with(faults: Faults, config: SendConfig) -> (Emulator, App<SdkApi>)
 async fn http_payloads_of_every_origin() {
     for name in ["apigw-rest-interactions.json", "apigw-http-interactions.json", "function-url-interactions.json"] {
         let (emulator, app) = app(Faults::default()).await;
-        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
+        let answer = dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer["statusCode"], 200, "{name}: {answer}");
         assert_eq!(answer["isBase64Encoded"], false);
         let report: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
@@ -79,7 +84,7 @@ async fn http_refusals() {
         ("function-url-wrong-auth.json", 401),
         ("function-url-unknown-group.json", 404),
     ] {
-        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
+        let answer = dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer["statusCode"], status, "{name}: {answer}");
         if status == 401 {
             assert_eq!(answer["headers"]["www-authenticate"], "Basic realm=\"snowplow-personalize\"");
@@ -88,10 +93,7 @@ async fn http_refusals() {
     // Without configured credentials the endpoint is closed, not open.
     let mut open = app;
     open.auth = None;
-    assert_eq!(
-        lambda::dispatch(&open, &payload("apigw-http-interactions.json").to_string()).await.unwrap()["statusCode"],
-        401
-    );
+    assert_eq!(dispatch(&open, &payload("apigw-http-interactions.json").to_string()).await.unwrap()["statusCode"], 401);
     assert!(emulator.accepted().is_empty());
 }
 
@@ -99,7 +101,7 @@ async fn http_refusals() {
 async fn stream_batches_report_nothing_when_all_is_delivered() {
     for name in ["kinesis-enriched.json", "sqs-enriched.json"] {
         let (emulator, app) = app(Faults::default()).await;
-        let answer = lambda::dispatch(&app, &payload(name).to_string()).await.unwrap();
+        let answer = dispatch(&app, &payload(name).to_string()).await.unwrap();
         assert_eq!(answer, serde_json::json!({"batchItemFailures": []}), "{name}");
         // view_item (1), transaction_item (1), recommendation click (1); the page view is filtered and
         // the broken record went to the bad-record log.
@@ -110,14 +112,14 @@ async fn stream_batches_report_nothing_when_all_is_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_batches_report_only_the_records_that_failed() {
     let (_emulator, app) = app(Faults { server_error: 1.0, ..Faults::default() }).await;
-    let answer = lambda::dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
+    let answer = dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
     let failed: Vec<&str> =
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     let kinesis = payload("kinesis-enriched.json");
     let sequence = |i: usize| kinesis["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
     assert_eq!(failed, [sequence(0), sequence(3), sequence(4)]);
 
-    let answer = lambda::dispatch(&app, &payload("sqs-enriched.json").to_string()).await.unwrap();
+    let answer = dispatch(&app, &payload("sqs-enriched.json").to_string()).await.unwrap();
     let failed: Vec<&str> =
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     assert_eq!(
@@ -133,12 +135,10 @@ async fn stream_batches_report_only_the_records_that_failed() {
 #[tokio::test]
 async fn unknown_payloads_are_errors() {
     let (_emulator, app) = app(Faults::default()).await;
-    assert!(lambda::dispatch(&app, &serde_json::json!({"hello": "world"}).to_string()).await.is_err());
-    assert!(
-        lambda::dispatch(&app, &serde_json::json!({"Records": [{"eventSource": "aws:s3"}]}).to_string()).await.is_err()
-    );
+    assert!(dispatch(&app, &serde_json::json!({"hello": "world"}).to_string()).await.is_err());
+    assert!(dispatch(&app, &serde_json::json!({"Records": [{"eventSource": "aws:s3"}]}).to_string()).await.is_err());
     assert_eq!(
-        lambda::dispatch(&app, &serde_json::json!({"Records": []}).to_string()).await.unwrap(),
+        dispatch(&app, &serde_json::json!({"Records": []}).to_string()).await.unwrap(),
         serde_json::json!({"batchItemFailures": []})
     );
     // Kinesis always sends base64 and a `kinesis` object; a batch without them is not one to half-process.
@@ -147,14 +147,12 @@ async fn unknown_payloads_are_errors() {
         record["eventSource"] = "aws:kinesis".into();
         serde_json::json!({ "Records": [record] }).to_string()
     };
-    let error = lambda::dispatch(
-        &app,
-        &kinesis(serde_json::json!({"kinesis": {"sequenceNumber": "495", "data": "no*base64"}})),
-    )
-    .await
-    .unwrap_err();
+    let error =
+        dispatch(&app, &kinesis(serde_json::json!({"kinesis": {"sequenceNumber": "495", "data": "no*base64"}})))
+            .await
+            .unwrap_err();
     assert!(error.to_string().contains("Kinesis record 495: data is not base64"), "{error}");
-    let error = lambda::dispatch(&app, &kinesis(serde_json::json!({}))).await.unwrap_err();
+    let error = dispatch(&app, &kinesis(serde_json::json!({}))).await.unwrap_err();
     assert!(error.to_string().contains("record 0 of a Kinesis batch has no `kinesis`"), "{error}");
 }
 
@@ -212,7 +210,7 @@ async fn bad_records_go_to_the_dead_letter_queue() {
     let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/bad-records".to_owned();
     let (emulator, mut app) = app(Faults::default()).await;
     app.bad_records = Arc::new(lambda::dead_letters::SqsBadRecords::new(sqs_client(&sqs_url), queue.clone()));
-    let answer = lambda::dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
+    let answer = dispatch(&app, &payload("kinesis-enriched.json").to_string()).await.unwrap();
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     assert_eq!(emulator.accepted().len(), 3);
     let requests = seen.lock().unwrap().clone();
@@ -244,7 +242,7 @@ async fn mixed_plain_and_compressed_records() {
         let (emulator, mut app) = app(Faults::default()).await;
         app.bad_records = Arc::new(lambda::dead_letters::SqsBadRecords::new(sqs.clone(), "q".into()));
         let batch = payload(name);
-        let answer = lambda::dispatch(&app, &batch.to_string()).await.unwrap();
+        let answer = dispatch(&app, &batch.to_string()).await.unwrap();
         assert_eq!(answer, serde_json::json!({"batchItemFailures": []}), "{name}");
         // 1 view + 1 purchase + 1 click (one event with its impression) + 2 GA products + 2 order items.
         let mut ids: Vec<String> =
@@ -276,7 +274,7 @@ async fn mixed_plain_and_compressed_records() {
     // Personalize failing: every record with an event to deliver comes back, the corrupt one does not.
     let (_emulator, app) = app(Faults { server_error: 1.0, ..Faults::default() }).await;
     let batch = payload("kinesis-mixed-records.json");
-    let answer = lambda::dispatch(&app, &batch.to_string()).await.unwrap();
+    let answer = dispatch(&app, &batch.to_string()).await.unwrap();
     let failed: Vec<&str> =
         answer["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     let sequence = |i: usize| batch["Records"][i]["kinesis"]["sequenceNumber"].as_str().unwrap().to_owned();
@@ -347,7 +345,7 @@ async fn kinesis_batches_lose_nothing_under_faults() {
     while !pending.is_empty() {
         rounds += 1;
         assert!(rounds <= 30, "{} records still failing after 30 invocations", pending.len());
-        let answer = lambda::dispatch(&app, &serde_json::json!({ "Records": pending }).to_string()).await.unwrap();
+        let answer = dispatch(&app, &serde_json::json!({ "Records": pending }).to_string()).await.unwrap();
         let failed: std::collections::BTreeSet<&str> = answer["batchItemFailures"]
             .as_array()
             .unwrap()
@@ -412,7 +410,7 @@ async fn hostile_function_url_requests() {
         ("get", with(&|r| r["requestContext"]["http"]["method"] = "GET".into()), 405),
     ];
     for (name, request, expected) in cases {
-        let answer = lambda::dispatch(&app, &request.to_string()).await.unwrap();
+        let answer = dispatch(&app, &request.to_string()).await.unwrap();
         assert_eq!(answer["statusCode"], expected, "{name}: {answer}");
     }
 }
