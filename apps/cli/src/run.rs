@@ -361,25 +361,31 @@ mod parallel {
     }
 
     impl<J: Send, R: Send> Pool<J, R> {
-        /// Starts `threads` threads in `scope`, each with its own scratch buffer, running `work` on
-        /// jobs in any order; at most twice as many jobs as threads wait to be taken.
-        fn start<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, threads: usize, work: F) -> Pool<J, R>
+        /// Starts `threads` threads in `scope`, each with its own scratch buffer and its own clone of
+        /// `pipeline` (see [`Pipeline`]), running `work` on jobs in any order; at most twice as many
+        /// jobs as threads wait to be taken.
+        fn start<'scope, F>(
+            scope: &'scope std::thread::Scope<'scope, '_>,
+            threads: usize,
+            pipeline: &Pipeline,
+            work: F,
+        ) -> Pool<J, R>
         where
             J: 'scope,
             R: 'scope,
-            F: Fn(&mut Vec<u8>, J) -> R + Send + Copy + 'scope,
+            F: Fn(&Pipeline, &mut Vec<u8>, J) -> R + Send + Copy + 'scope,
         {
             let (work_tx, work_rx) = mpsc::sync_channel::<(u64, J)>(threads * 2);
             let work_rx = Arc::new(Mutex::new(work_rx));
             let (done_tx, done_rx) = mpsc::channel();
             for _ in 0..threads {
-                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+                let (work_rx, done_tx, pipeline) = (work_rx.clone(), done_tx.clone(), pipeline.clone());
                 scope.spawn(move || {
                     let mut scratch = Vec::new();
                     loop {
                         let next = work_rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((seq, job))) = next else { break };
-                        if done_tx.send((seq, work(&mut scratch, job))).is_err() {
+                        if done_tx.send((seq, work(&pipeline, &mut scratch, job))).is_err() {
                             break;
                         }
                     }
@@ -447,7 +453,7 @@ mod parallel {
         // Printing interactions is the one output that needs no order-dependent state, so the mapping
         // threads write their JSON and the ordered side only copies bytes.
         let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
-        let map_block = move |_: &mut Vec<u8>, block: Block| {
+        let map_block = move |pipeline: &Pipeline, _: &mut Vec<u8>, block: Block| {
             let mut start = 0;
             let mut mapped = Outcomes::with_capacity(block.entries.len());
             for entry in &block.entries {
@@ -460,7 +466,7 @@ mod parallel {
             (block, mapped)
         };
         std::thread::scope(|scope| {
-            let mut pool = Pool::start(scope, options.threads, map_block);
+            let mut pool = Pool::start(scope, options.threads, pipeline, map_block);
             let mut handle = |_, (block, mapped): (Block, Outcomes)| {
                 let place = |i: usize| {
                     let entry = &block.entries[i];
@@ -516,7 +522,7 @@ mod parallel {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
         let max = options.reading.max_line_bytes;
-        let map_segment = |buf: &mut Vec<u8>, segment: Segment| {
+        let map_segment = |pipeline: &Pipeline, buf: &mut Vec<u8>, segment: Segment| {
             let mut mapped = Outcomes::with_capacity(1024);
             let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
                 let event = line.map_err(|length| Unreadable::TooLong { length, max });
@@ -525,7 +531,7 @@ mod parallel {
             read.map(|()| mapped)
         };
         std::thread::scope(|scope| {
-            let mut pool = Pool::start(scope, options.threads, map_segment);
+            let mut pool = Pool::start(scope, options.threads, pipeline, map_segment);
             let mut lines_before = vec![0u64; options.inputs.len()];
             let (mut bytes_handled, mut events) = (0u64, 0u64);
             let mut handle = |index: u64, mapped: io::Result<Outcomes>| -> anyhow::Result<()> {

@@ -59,7 +59,7 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Route {
     event_name: &'static str,
     flavour: &'static str,
@@ -69,8 +69,10 @@ struct Route {
 }
 
 /// Everything needed to turn lines into outcomes: built once from settings, then shared by every
-/// thread and every invocation.
-#[derive(Debug)]
+/// invocation. Threads that map many lines at once should each take a clone: the filter regex keeps
+/// its matching caches in a pool that threads other than its first user reach through a lock, and a
+/// clone has a pool of its own (the compiled regex and the flavour settings are shared).
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     filter_field: Field,
     filter: Regex,
