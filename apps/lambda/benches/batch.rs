@@ -1,7 +1,8 @@
 //! What a 1,000-record Kinesis batch costs the Lambda before any network wait: the payload's bytes read
 //! as the runtime reads them, every record decoded and mapped, interactions batched into `PutEvents`
-//! requests and handed to the API, the failures worked out. Personalize is answered in-process at once, so the
-//! SDK and HTTP (whose cost `deploy/measure_lambda.py` shows) are left out. `cargo bench -p lambda`.
+//! requests and handed to the API, the failures worked out. Personalize is answered in-process at once,
+//! so the SDK and HTTP (whose cost `deploy/measure_lambda.py` shows) are left out. `cargo bench -p
+//! lambda`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 

