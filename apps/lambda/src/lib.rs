@@ -262,8 +262,8 @@ mod tests {
         let batch = r#"{"Records":[{"kinesis":{"sequenceNumber":"1","data":"\/w=="}},
             {"kinesis":{"data":"/w==","sequenceNumber":"2"}},{"kinesis":{"sequenceNumber":"3","data":"*"}}]}"#;
         assert_eq!(kinesis_data(batch), [Some(vec![0xff]), Some(vec![0xff]), None]);
-        // Control characters, raw or escaped, and non-ASCII text are not base64 either: the record is
-        // reported, the batch is read.
+        // Control characters, raw or escaped, and non-ASCII text are not base64 either: the payload is
+        // read, and the invocation fails naming the record (see `kinesis`).
         let batch = "{\"Records\":[{\"kinesis\":{\"sequenceNumber\":\"1\",\"data\":\"/w=\u{1}=\"}},
             {\"kinesis\":{\"sequenceNumber\":\"2\",\"data\":\"/w=\\u0000=\"}},
             {\"kinesis\":{\"sequenceNumber\":\"3\",\"data\":\"/w=é=\"}}]}";
