@@ -114,11 +114,10 @@ fn base64_data<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Opti
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a base64 string")
         }
+        // serde_json hands over bytes for `deserialize_bytes` (borrowed where the string has no escapes,
+        // which serde's default `visit_borrowed_bytes` passes on to here), never text.
         fn visit_bytes<E: serde::de::Error>(self, text: &[u8]) -> Result<Self::Value, E> {
             Ok(base64_simd::STANDARD.decode_to_vec(text).ok())
-        }
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            self.visit_bytes(text.as_bytes())
         }
     }
     deserializer.deserialize_bytes(Base64)
