@@ -81,9 +81,11 @@ fn payload(n: usize, mix: Mix) -> String {
 }
 
 /// What the Lambda does with a payload, from the bytes the runtime receives up to its response (all but
-/// printing the metrics line).
+/// printing the metrics line). The payload is read as lambda_runtime reads it: through
+/// `serde_path_to_error`, which wraps every value's reader to name the path of an error.
 fn run(app: &App<Instant>, runtime: &tokio::runtime::Runtime, payload: &str) {
-    let payload: lambda::Payload = serde_json::from_slice(payload.as_bytes()).unwrap();
+    let reader = &mut serde_json::Deserializer::from_slice(payload.as_bytes());
+    let payload: lambda::Payload = serde_path_to_error::deserialize(reader).unwrap();
     let (mode, answer) = runtime.block_on(lambda::answer(app, payload)).unwrap();
     assert_eq!((mode, answer["batchItemFailures"].as_array().map(Vec::len)), ("kinesis", Some(0)));
 }
