@@ -9,7 +9,8 @@
 //!   `snowplow-personalize run --record-lines` reads them.
 //! - `bench [--events N] [--runs R] [--mix realistic|uniform] [--threads N]`: on one corpus, alternating runs of
 //!   `snowplow-personalize run`, the seed pipeline (`node ../shared/reference/seed-pipeline.js --bench`)
-//!   and `wc -l`; prints medians, events/s, MB/s, the ratios and peak memory.
+//!   and `wc -l`; prints medians, events/s, MB/s, the ratios and peak memory. Without `--threads` (all
+//!   cores), `run --threads 1` joins the alternation, and the scaling from one thread to all is printed.
 //! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
 //!   cargo-fuzz`, stable toolchain through `RUSTC_BOOTSTRAP=1`) for N seconds (default 60) from seeds
 //!   made of `fixtures/` and the corpus kept in `target/fuzz/corpus/`, and prints executions and time.
@@ -326,6 +327,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let megabytes = std::fs::metadata(&corpus)?.len() as f64 / 1e6;
         let corpus_arg = corpus.to_str().context("corpus path")?;
         let (mut t_ours, mut t_ref, mut t_wc, mut ref_rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut t_one = Vec::new();
         let (mut m_ours, mut m_ref) = (0, 0);
         // Runs alternate, so a change in the machine's load hits all three alike. Each command finds
         // the corpus in the page cache: on a VM whose host reclaims the guest's cache (this one drops
@@ -342,6 +344,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             let (s, m, _) = timed(ours.to_str().context("path")?, &run_args, None, &[])?;
             t_ours.push(s);
             m_ours = m_ours.max(m.unwrap_or(0));
+            if threads.is_none() {
+                run_args.extend(["--threads", "1"]);
+                warm()?;
+                t_one.push(timed(ours.to_str().context("path")?, &run_args, None, &[])?.0);
+            }
             warm()?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
             t_ref.push(s);
@@ -383,6 +390,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             rate(ours_s) / ref_processing.max(1.0),
             ours_s / wc_s
         );
+        if !t_one.is_empty() {
+            let one_s = median(&mut t_one);
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            println!("  scaling: run --threads 1 {one_s:.3} s, {:.2}x faster on all {cores} cores", one_s / ours_s);
+        }
     }
     Ok(())
 }
