@@ -3,11 +3,29 @@
 //! A kept event is split into 131 fields across ~2 KB; looking at one byte (or even eight) at a time,
 //! or calling a search per tab, costs more than the rest of reading the line. Here each 64-byte block
 //! becomes one bit mask of its tabs ([`simd::tab_masks`] for whole lines, with AVX2 where the CPU has
-//! it), and tabs are then counted or taken from the mask a bit at a time.
+//! it; [`simd::tab_mask`] for the few blocks a search from either end needs), and tabs are then taken
+//! from the mask a bit at a time.
 
 use std::ops::ControlFlow;
 
-use crate::simd;
+use crate::simd::{self, BLOCK};
+
+/// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
+/// zeros, which are not tabs.
+fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
+    let blocks = line.chunks_exact(BLOCK);
+    let tail = blocks.remainder();
+    let full = blocks.enumerate().map(|(i, block)| {
+        // Every chunk is BLOCK bytes long; the fallback is never taken.
+        (i * BLOCK, block.try_into().map_or(0, simd::tab_mask))
+    });
+    let last = (!tail.is_empty()).then(|| {
+        let mut padded = [0; BLOCK];
+        padded[..tail.len()].copy_from_slice(tail);
+        (line.len() - tail.len(), simd::tab_mask(&padded))
+    });
+    full.chain(last)
+}
 
 /// How many tabs `line` holds.
 pub(crate) fn count(line: &[u8]) -> usize {
@@ -17,6 +35,38 @@ pub(crate) fn count(line: &[u8]) -> usize {
         ControlFlow::Continue(())
     });
     tabs
+}
+
+/// The position of the `n`th tab (0-based) counting from the start, if there are that many.
+pub(crate) fn nth(line: &[u8], mut n: usize) -> Option<usize> {
+    for (offset, mut mask) in masks(line) {
+        let here = mask.count_ones() as usize;
+        if n >= here {
+            n -= here;
+            continue;
+        }
+        for _ in 0..n {
+            mask &= mask - 1;
+        }
+        return Some(offset + mask.trailing_zeros() as usize);
+    }
+    None
+}
+
+/// The position of the `n`th tab (0-based) counting from the end, if there are that many.
+pub(crate) fn nth_back(line: &[u8], mut n: usize) -> Option<usize> {
+    for (offset, mut mask) in masks(line).rev() {
+        let here = mask.count_ones() as usize;
+        if n >= here {
+            n -= here;
+            continue;
+        }
+        for _ in 0..n {
+            mask &= !(1 << (63 - mask.leading_zeros()));
+        }
+        return Some(offset + 63 - mask.leading_zeros() as usize);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -39,12 +89,15 @@ mod tests {
                 let expected: Vec<usize> =
                     line.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
                 let mut found = Vec::new();
-                let _ = simd::tab_masks(&line, |offset, mask| {
+                for (offset, mask) in masks(&line) {
                     found.extend((0..64).filter(|i| mask & 1 << i != 0).map(|i| offset + i));
-                    ControlFlow::Continue(())
-                });
+                }
                 assert_eq!(found, expected, "{line:?}");
                 assert_eq!(count(&line), expected.len());
+                for n in 0..=expected.len() {
+                    assert_eq!(nth(&line, n), expected.get(n).copied(), "{n} {line:?}");
+                    assert_eq!(nth_back(&line, n), expected.iter().rev().nth(n).copied(), "{n} {line:?}");
+                }
             }
         }
     }
