@@ -175,6 +175,14 @@ struct Handling<'r> {
 }
 
 impl Handling<'_> {
+    /// Whether outcomes other than bad rows may be handled on any thread, in any order: printing
+    /// interactions (without `--outcomes`) has no order-dependent state, and a run that printed them
+    /// could not resume from a checkpoint (`--checkpoint` goes with `--to personalize`; checked here
+    /// too, since handling outcomes out of order would ignore it).
+    fn renders_anywhere(&self) -> bool {
+        matches!(self.target, Target::Interactions) && !self.options.outcomes && self.options.checkpoint.is_none()
+    }
+
     /// Handles one event's outcome.
     fn line(
         &mut self,
@@ -308,6 +316,8 @@ mod parallel {
     /// handling every outcome, and the outcomes are freed by the thread that allocated them. (This
     /// thread's share of a two-thread uniform run's CPU fell from 7.6% to 1.4%, perf.)
     struct Outcomes {
+        /// Whether the mapping thread renders and counts (see [`Handling::renders_anywhere`]).
+        render: bool,
         /// Events mapped.
         events: usize,
         /// Outcomes left for the ordered side, each with its event's index.
@@ -317,17 +327,19 @@ mod parallel {
         tally: Tally,
     }
     impl Outcomes {
-        fn with_capacity(events: usize) -> Outcomes {
-            Outcomes { events: 0, outcomes: Vec::with_capacity(events), rendered: Vec::new(), tally: Tally::default() }
+        /// For about `events` events; room for every outcome is taken only when every one is kept.
+        fn new(render: bool, events: usize) -> Outcomes {
+            let outcomes = if render { Vec::new() } else { Vec::with_capacity(events) };
+            Outcomes { render, events: 0, outcomes, rendered: Vec::new(), tally: Tally::default() }
         }
 
-        /// Maps one event (or records why there is none), rendering and counting it when asked to.
-        fn push(&mut self, pipeline: &Pipeline, event: Result<&[u8], Unreadable>, render: bool) {
+        /// Maps one event (or records why there is none), rendering and counting it when rendering.
+        fn push(&mut self, pipeline: &Pipeline, event: Result<&[u8], Unreadable>) {
             let outcome = event.map(|bytes| pipeline.process(bytes));
             let index = self.events;
             self.events += 1;
             match outcome {
-                Ok(outcome) if render && !matches!(outcome, Outcome::Bad { .. }) => {
+                Ok(outcome) if self.render && !matches!(outcome, Outcome::Bad { .. }) => {
                     if let Outcome::Interaction { interaction, .. } = &outcome {
                         interaction.write_json_line(&mut self.rendered);
                     }
@@ -338,8 +350,7 @@ mod parallel {
         }
 
         /// Hands the outcomes to `handling` in order; `place(i)` says where the `i`th event was, `None`
-        /// for one an earlier run finished (never when rendering: `--checkpoint` goes with
-        /// `--to personalize` only).
+        /// for one an earlier run finished (never when rendering, which excludes `--checkpoint`).
         fn handle<'n>(
             self,
             mut place: impl FnMut(usize) -> Option<Place<'n>>,
@@ -461,16 +472,16 @@ mod parallel {
         }
         // Printing interactions is the one output that needs no order-dependent state, so the mapping
         // threads write their JSON and the ordered side only copies bytes.
-        let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
+        let render = handling.renders_anywhere();
         let map_block = move |pipeline: &Pipeline, _: &mut Vec<u8>, block: Block| {
             let mut start = 0;
-            let mut mapped = Outcomes::with_capacity(block.entries.len());
+            let mut mapped = Outcomes::new(render, block.entries.len());
             for entry in &block.entries {
                 let event = match &entry.end {
                     Ok(end) => Ok(&block.bytes[std::mem::replace(&mut start, *end)..*end]),
                     Err(unreadable) => Err(unreadable.clone()),
                 };
-                mapped.push(pipeline, event, render);
+                mapped.push(pipeline, event);
             }
             (block, mapped)
         };
@@ -529,13 +540,13 @@ mod parallel {
             .iter()
             .map(|name| File::open(name).with_context(|| format!("cannot open {name}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let render = matches!(handling.target, super::Target::Interactions) && !options.outcomes;
+        let render = handling.renders_anywhere();
         let max = options.reading.max_line_bytes;
         let map_segment = |pipeline: &Pipeline, buf: &mut Vec<u8>, segment: Segment| {
-            let mut mapped = Outcomes::with_capacity(1024);
+            let mut mapped = Outcomes::new(render, 1024);
             let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
                 let event = line.map_err(|length| Unreadable::TooLong { length, max });
-                mapped.push(pipeline, event, render);
+                mapped.push(pipeline, event);
             });
             read.map(|()| mapped)
         };
