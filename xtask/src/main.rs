@@ -313,6 +313,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         bail!("cannot build the release binary");
     }
     let ours = root().join("target/release/snowplow-personalize");
+    let ours = ours.to_str().context("path")?;
     let reference = root().join("../shared/reference");
     let setup = Command::new("bash").arg(reference.join("setup.sh")).output().context("cannot run setup.sh")?;
     let sdk_dir = String::from_utf8_lossy(&setup.stdout).trim().to_owned();
@@ -341,13 +342,13 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             if let Some(n) = &threads {
                 run_args.extend(["--threads", n.as_str()]);
             }
-            let (s, m, _) = timed(ours.to_str().context("path")?, &run_args, None, &[])?;
+            let (s, m, _) = timed(ours, &run_args, None, &[])?;
             t_ours.push(s);
             m_ours = m_ours.max(m.unwrap_or(0));
             if threads.is_none() {
                 run_args.extend(["--threads", "1"]);
                 warm()?;
-                t_one.push(timed(ours.to_str().context("path")?, &run_args, None, &[])?.0);
+                t_one.push(timed(ours, &run_args, None, &[])?.0);
             }
             warm()?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
