@@ -64,15 +64,15 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
         }
     };
     let mut violations = Vec::new();
-    limits::length("sessionId", &interaction.session_id, 1, MAX_ID, &mut violations);
+    limits::length(|| "sessionId".into(), &interaction.session_id, 1, MAX_ID, &mut violations);
     if let Some(user) = &interaction.user_id {
-        limits::length("userId", user, 1, MAX_ID, &mut violations);
+        limits::length(|| "userId".into(), user, 1, MAX_ID, &mut violations);
     }
     if events.is_empty() {
         violations.push(Violation { path: "item_ids".into(), constraint: "Interaction must name an item".into() });
     }
     for (i, event) in events.iter().enumerate() {
-        limits::validate_event(&format!("event {}", i + 1), event, &mut violations);
+        limits::validate_event(|| format!("event {}", i + 1), event, &mut violations);
     }
     if !violations.is_empty() {
         return Err(TranslateError(violations));
