@@ -316,13 +316,21 @@ fn threads_change_nothing_but_speed() {
     let path = temp("threads.tsv");
     std::fs::write(&path, &input).unwrap();
     let file = path.to_str().unwrap();
-    let run = |threads: &str, extra: &[&str]| {
-        let rows = temp(&format!("rows-{threads}-{}.jsonl", extra.len()));
+    // Files are cut into segments that the threads read; stdin is read by one thread and cut into
+    // blocks of events.
+    let run = |threads: &str, extra: &[&str], stdin: bool| {
+        let rows = temp(&format!("rows-{threads}-{}-{stdin}.jsonl", extra.len()));
         let mut args =
             vec!["run", "--threads", threads, "--max-line-bytes", "2900", "--bad-rows", rows.to_str().unwrap()];
         args.extend_from_slice(extra);
-        args.extend([file, file]);
-        let output = bin(&args, b"");
+        let output = if stdin {
+            args.push("-");
+            let input = std::fs::File::open(&path).unwrap();
+            Command::new(env!("CARGO_BIN_EXE_snowplow-personalize")).args(&args).stdin(input).output().unwrap()
+        } else {
+            args.extend([file, file]);
+            bin(&args, b"")
+        };
         assert!(output.status.success());
         // The summary's last line names the bad-rows file, which differs by design.
         let summary = String::from_utf8(output.stderr).unwrap();
@@ -331,14 +339,16 @@ fn threads_change_nothing_but_speed() {
         (output.stdout, std::fs::read(&rows).unwrap(), summary)
     };
     for extra in [&[][..], &["--outcomes"], &["--to", "put-events", "--tracking-id", "t"]] {
-        let one = run("1", extra);
-        for threads in ["2", "3"] {
-            let many = run(threads, extra);
-            assert!(one.0 == many.0, "stdout differs with {threads} threads {extra:?}");
-            assert!(one.1 == many.1, "bad rows differ with {threads} threads {extra:?}");
-            assert_eq!(one.2, many.2, "summaries differ with {threads} threads {extra:?}");
+        for stdin in [false, true] {
+            let one = run("1", extra, stdin);
+            for threads in ["2", "3"] {
+                let many = run(threads, extra, stdin);
+                assert!(one.0 == many.0, "stdout differs with {threads} threads {extra:?}, stdin {stdin}");
+                assert!(one.1 == many.1, "bad rows differ with {threads} threads {extra:?}, stdin {stdin}");
+                assert_eq!(one.2, many.2, "summaries differ with {threads} threads {extra:?}, stdin {stdin}");
+            }
+            assert!(!one.1.is_empty());
         }
-        assert!(!one.1.is_empty());
     }
 }
 
