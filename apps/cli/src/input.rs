@@ -14,12 +14,18 @@ use snowplow_enriched::{Compression, RecordEvents, RecordLimits};
 pub(crate) struct Input {
     /// `-` for stdin, otherwise the path as given; bad rows name it.
     pub(crate) name: String,
-    pub(crate) reader: Box<dyn BufRead>,
+    pub(crate) reader: Box<dyn BufRead + Send>,
 }
 
 /// Bytes read so far from the underlying file (before decompression), for the progress bar.
 #[derive(Clone, Default)]
 pub(crate) struct ByteCounter(Arc<AtomicU64>);
+
+impl ByteCounter {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 struct Counted<R> {
     inner: R,
@@ -53,7 +59,7 @@ pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
     }
     let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
     let counted = Counted { inner: file, counter: counter.clone() };
-    let reader: Box<dyn BufRead> = match compression(name) {
+    let reader: Box<dyn BufRead + Send> = match compression(name) {
         Some("gz") => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(counted))),
         Some("zst") => Box::new(BufReader::with_capacity(
             BUFFER,

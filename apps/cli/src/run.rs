@@ -278,8 +278,6 @@ mod parallel {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::fs::File;
-    use std::io;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -289,7 +287,7 @@ mod parallel {
     use super::{Handling, RunOptions};
     use crate::input::{Place, Unreadable, for_each_event};
     use crate::output::{BadRows, Output};
-    use crate::segments::{self, Segment};
+    use crate::segments::{self, Chunk, Chunks, Segment};
 
     /// Events per block: large enough that handing blocks around costs nothing, small enough that
     /// output starts at once.
@@ -470,11 +468,10 @@ mod parallel {
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
-        // Plain files are read by the mapping threads themselves; streams by this thread.
+        // Lines are read by the mapping threads themselves: plain files a segment at a time, streams a
+        // chunk at a time. Stream records (each line many events) are read by this thread.
         if options.reading.records.is_none() {
-            if let Some(plan) = segments::plan(&options.inputs, segments::SEGMENT_BYTES) {
-                return run_segments(pipeline, options, &plan, handling, out, bad_rows);
-            }
+            return run_reading_threads(pipeline, options, handling, out, bad_rows);
         }
         // Printing interactions is the one output that needs no order-dependent state, so the mapping
         // threads write their JSON and the ordered side only copies bytes.
@@ -540,88 +537,113 @@ mod parallel {
     /// while one segment is slow, and a bound on memory.
     const AHEAD_PER_THREAD: usize = 4;
 
-    /// [`run`] over plain files: the threads read the segments they map (see [`crate::segments`]),
-    /// and this thread handles their outcomes in segment order, numbering lines.
-    fn run_segments(
+    /// [`run`] where the mapping threads read the lines they map (see [`crate::segments`]): the
+    /// segments of plain files, or chunks of streams; this thread handles the outcomes in order,
+    /// numbering lines.
+    fn run_reading_threads(
         pipeline: &Pipeline,
         options: &RunOptions,
-        plan: &[Segment],
         handling: &mut Handling<'_>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
-        let files = options
-            .inputs
-            .iter()
-            .map(|name| File::open(name).with_context(|| format!("cannot open {name}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let render = handling.renders_anywhere();
         let max = options.reading.max_line_bytes;
-        let map_segment = |pipeline: &Pipeline, buf: &mut Vec<u8>, index: usize| {
-            let segment = plan[index];
-            let mut mapped = Outcomes::new(render, 1024);
-            let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
-                let event = line.map_err(|length| Unreadable::TooLong { length, max });
-                mapped.push(pipeline, event);
-            });
-            read.map(|()| mapped)
-        };
+        let render = handling.renders_anywhere();
         let mut lines_before = vec![0u64; options.inputs.len()];
         let (mut bytes_handled, mut events) = (0u64, 0u64);
-        let handle = |index: usize, mapped: io::Result<Outcomes>| -> anyhow::Result<()> {
-            let segment = plan[index];
-            let file = &options.inputs[segment.input];
-            let mapped = mapped.with_context(|| format!("cannot read {file}"))?;
-            let base = lines_before[segment.input];
-            let count = mapped.events as u64;
+        // One piece's outcomes: its input, how many bytes it covered, and what its lines gave. The
+        // progress bar is at `position(bytes handled)`.
+        type Mapped = anyhow::Result<(usize, u64, Outcomes)>;
+        let mut handle = |mapped: Mapped, position: &dyn Fn(u64) -> u64| -> anyhow::Result<()> {
+            let (input, bytes, mapped) = mapped?;
+            let (file, base, count) = (&options.inputs[input], lines_before[input], mapped.events as u64);
             let place = |i: usize| {
                 let line = base + i as u64 + 1;
-                let place = Place { input: segment.input, file, line, event: None };
-                (!options.done(segment.input, line)).then_some(place)
+                (!options.done(input, line)).then_some(Place { input, file, line, event: None })
             };
             mapped.handle(place, handling, out, bad_rows)?;
-            lines_before[segment.input] += count;
-            (bytes_handled, events) = (bytes_handled + segment.end - segment.start, events + count);
+            lines_before[input] += count;
+            (bytes_handled, events) = (bytes_handled + bytes, events + count);
             if let Some(bar) = &options.progress {
-                bar.set_position(bytes_handled);
+                bar.set_position(position(bytes_handled));
                 bar.set_message(format!("{events} events"));
             }
             Ok(())
         };
-        in_order(options.threads, plan.len(), pipeline, map_segment, handle)?;
+        match segments::plan(&options.inputs, segments::SEGMENT_BYTES) {
+            Some(plan) => {
+                let files = options
+                    .inputs
+                    .iter()
+                    .map(|name| File::open(name).with_context(|| format!("cannot open {name}")))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let mut unread = plan.iter().copied();
+                let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, segment: Segment| -> Mapped {
+                    let mut mapped = Outcomes::new(render, 1024);
+                    let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
+                        mapped.push(pipeline, event(line, max));
+                    });
+                    let file = &options.inputs[segment.input];
+                    read.with_context(|| format!("cannot read {file}"))?;
+                    Ok((segment.input, segment.end - segment.start, mapped))
+                };
+                let source = |_: &mut Vec<u8>| unread.next();
+                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, &|bytes| bytes))?;
+            }
+            None => {
+                let mut chunks = Chunks::new(&options.inputs, max);
+                // Streams are measured in the bytes read from their files, before decompression.
+                let counter = chunks.counter();
+                let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, chunk: anyhow::Result<Chunk>| -> Mapped {
+                    let chunk = chunk?;
+                    let mut mapped = Outcomes::new(render, 1024);
+                    segments::chunk_lines(chunk, buf, max, |line| mapped.push(pipeline, event(line, max)));
+                    let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
+                    Ok((input, buf.len() as u64, mapped))
+                };
+                let source = |buf: &mut Vec<u8>| chunks.next(buf);
+                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, &|_| counter.get()))?;
+            }
+        }
         if let Some(bar) = &options.progress {
             bar.finish_and_clear();
         }
         Ok(())
     }
 
-    /// Runs `work` on jobs `0..jobs` on `threads` threads, this one among them, and hands the results to
-    /// `handle` on this thread in job order. Each thread works with its own clone of `state` (see
-    /// [`Pipeline`]) and its own scratch buffer.
+    /// A line as the readers give it, as [`Outcomes::push`] takes it: a line over `max` bytes is no event.
+    fn event(line: Result<&[u8], u64>, max: usize) -> Result<&[u8], Unreadable> {
+        line.map_err(|length| Unreadable::TooLong { length, max })
+    }
+
+    /// Runs `work` on the jobs `source` gives, on `threads` threads, this one among them, and hands the
+    /// results to `handle` on this thread in the order `source` gave the jobs. Each thread works with
+    /// its own clone of `state` (see [`Pipeline`]) and its own scratch buffer, which `source` may fill
+    /// for `work` (a stream's next chunk).
     ///
-    /// Each thread claims the next job itself, and this thread maps jobs too whenever the result due
-    /// next is not ready, so threads wait only at the end, or when they are [`AHEAD_PER_THREAD`] jobs
-    /// per thread ahead of the result due next. A coordinating thread that slept until results came
-    /// back was woken for every segment, each time taking a core from a mapping thread, and on a
-    /// virtual machine each wake-up is an interrupt to another virtual CPU. Two threads on the
-    /// realistic corpus switched contexts about 1,000 times a run, against 10 now, and runs took 10%
-    /// less time on both corpora (`perf stat`).
-    fn in_order<S: Clone + Send, R: Send>(
+    /// Each thread takes the next job from `source` itself, one at a time, and this thread maps jobs
+    /// too whenever the result due next is not ready, so threads wait only at the end, or when they are
+    /// [`AHEAD_PER_THREAD`] jobs per thread ahead of the result due next. A coordinating thread that
+    /// slept until results came back was woken for every segment, each time taking a core from a
+    /// mapping thread, and on a virtual machine each wake-up is an interrupt to another virtual CPU.
+    /// Two threads on the realistic corpus switched contexts about 1,000 times a run, against 10 now,
+    /// and runs took 10% less time on both corpora (`perf stat`).
+    fn in_order<S: Clone + Send, J, R: Send>(
         threads: usize,
-        jobs: usize,
         state: &S,
-        work: impl Fn(&S, &mut Vec<u8>, usize) -> R + Sync,
+        source: impl FnMut(&mut Vec<u8>) -> Option<J> + Send,
+        work: impl Fn(&S, &mut Vec<u8>, J) -> R + Sync,
         mut handle: impl FnMut(usize, R) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let board = Board::new(AHEAD_PER_THREAD * threads.max(1));
+        let board = Board::new(AHEAD_PER_THREAD * threads.max(1), source);
         std::thread::scope(|scope| {
             for _ in 1..threads {
                 let (board, work, state) = (&board, &work, state.clone());
                 scope.spawn(move || {
                     let _stop_on_panic = StopOnPanic(board);
                     let mut scratch = Vec::new();
-                    while let Some(job) = board.claim(jobs, true) {
-                        board.finish(job, work(&state, &mut scratch, job));
+                    while let Some((index, job)) = board.claim(&mut scratch, true) {
+                        board.finish(index, work(&state, &mut scratch, job));
                     }
                 });
             }
@@ -631,21 +653,20 @@ mod parallel {
             let mut scratch = Vec::new();
             let result = (|| {
                 let mut handed = 0;
-                while handed < jobs {
-                    for (job, result) in board.take_ready() {
-                        handle(job, result)?;
+                loop {
+                    for (index, result) in board.take_ready() {
+                        handle(index, result)?;
                         handed += 1;
                     }
-                    if handed == jobs {
-                        break;
+                    if board.all_taken(handed) {
+                        return Ok(());
                     }
-                    if let Some(job) = board.claim(jobs, false) {
-                        board.finish(job, work(state, &mut scratch, job));
+                    if let Some((index, job)) = board.claim(&mut scratch, false) {
+                        board.finish(index, work(state, &mut scratch, job));
                     } else {
                         board.wait_for_next()?;
                     }
                 }
-                Ok(())
             })();
             if result.is_err() {
                 board.stop();
@@ -654,16 +675,21 @@ mod parallel {
         })
     }
 
-    /// What the threads of [`in_order`] share: the next job to claim, and the results not yet handed
+    /// What the threads of [`in_order`] share: the source of jobs, and the results not yet handed
     /// over.
-    struct Board<R> {
-        claimed: AtomicUsize,
+    struct Board<F, R> {
+        /// Taken by one thread at a time.
+        source: Mutex<F>,
         ahead: usize,
         progress: Mutex<Progress<R>>,
         changed: Condvar,
     }
 
     struct Progress<R> {
+        /// Jobs taken from the source.
+        claimed: usize,
+        /// Whether the source has no more jobs.
+        exhausted: bool,
         /// Results that arrived before the one due next, by job.
         done: BTreeMap<usize, R>,
         /// The job whose result is due next.
@@ -674,10 +700,18 @@ mod parallel {
         stopped: bool,
     }
 
-    impl<R> Board<R> {
-        fn new(ahead: usize) -> Board<R> {
-            let progress = Progress { done: BTreeMap::new(), next: 0, sleepers: 0, stopped: false };
-            Board { claimed: AtomicUsize::new(0), ahead, progress: Mutex::new(progress), changed: Condvar::new() }
+    impl<R> Progress<R> {
+        /// Whether the result due next has arrived, or none is due: the source had no more.
+        fn next_is_due(&self) -> bool {
+            self.done.contains_key(&self.next) || self.exhausted && self.next == self.claimed
+        }
+    }
+
+    impl<F, R> Board<F, R> {
+        fn new(ahead: usize, source: F) -> Board<F, R> {
+            let progress =
+                Progress { claimed: 0, exhausted: false, done: BTreeMap::new(), next: 0, sleepers: 0, stopped: false };
+            Board { source: Mutex::new(source), ahead, progress: Mutex::new(progress), changed: Condvar::new() }
         }
 
         fn lock(&self) -> MutexGuard<'_, Progress<R>> {
@@ -691,30 +725,58 @@ mod parallel {
             progress
         }
 
-        /// The next job, when one is left and within reach of the result due next; with `block`, waits
-        /// until it is within reach (`None` when the run stops). Without it, claims nothing beyond reach.
-        fn claim(&self, jobs: usize, block: bool) -> Option<usize> {
-            if !block {
-                let next = self.lock().next;
-                let claimed = self.claimed.load(Ordering::Relaxed);
-                if claimed >= jobs || claimed >= next + self.ahead {
-                    return None;
+        /// The next job and its number, once it is within reach of the result due next; `None` when
+        /// the source has no more or the run stops. With `block`, waits for the job to come within
+        /// reach; without it, takes nothing beyond reach.
+        fn claim<J>(&self, scratch: &mut Vec<u8>, block: bool) -> Option<(usize, J)>
+        where
+            F: FnMut(&mut Vec<u8>) -> Option<J>,
+        {
+            loop {
+                {
+                    let mut progress = self.lock();
+                    while block && !progress.stopped && progress.claimed >= progress.next + self.ahead {
+                        progress = self.wait(progress);
+                    }
+                    if progress.stopped || progress.exhausted || progress.claimed >= progress.next + self.ahead {
+                        return None;
+                    }
                 }
+                // The source is held only while a job is taken (a stream's chunk read), never while
+                // waiting, so that waiting for it is short.
+                let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
+                let index = {
+                    let progress = self.lock();
+                    if progress.stopped || progress.exhausted {
+                        return None;
+                    }
+                    if progress.claimed >= progress.next + self.ahead {
+                        // Another thread took the last job within reach meanwhile.
+                        continue;
+                    }
+                    progress.claimed
+                };
+                let job = source(scratch);
+                let mut progress = self.lock();
+                return match job {
+                    Some(job) => {
+                        progress.claimed = index + 1;
+                        Some((index, job))
+                    }
+                    None => {
+                        progress.exhausted = true;
+                        if progress.sleepers > 0 {
+                            self.changed.notify_all();
+                        }
+                        None
+                    }
+                };
             }
-            let job = self.claimed.fetch_add(1, Ordering::Relaxed);
-            if job >= jobs {
-                return None;
-            }
-            let mut progress = self.lock();
-            while block && !progress.stopped && job >= progress.next + self.ahead {
-                progress = self.wait(progress);
-            }
-            (!progress.stopped).then_some(job)
         }
 
-        fn finish(&self, job: usize, result: R) {
+        fn finish(&self, index: usize, result: R) {
             let mut progress = self.lock();
-            progress.done.insert(job, result);
+            progress.done.insert(index, result);
             if progress.sleepers > 0 {
                 self.changed.notify_all();
             }
@@ -735,10 +797,16 @@ mod parallel {
             ready
         }
 
-        /// Waits until the result due next has arrived.
+        /// Whether every job the source had has been taken, `handed` of them.
+        fn all_taken(&self, handed: usize) -> bool {
+            let progress = self.lock();
+            progress.exhausted && handed == progress.claimed
+        }
+
+        /// Waits until the result due next has arrived, or the source is found to have no more jobs.
         fn wait_for_next(&self) -> anyhow::Result<()> {
             let mut progress = self.lock();
-            while !progress.done.contains_key(&progress.next) {
+            while !progress.next_is_due() {
                 if progress.stopped {
                     anyhow::bail!("a mapping thread stopped");
                 }
@@ -754,9 +822,9 @@ mod parallel {
     }
 
     /// Stops the run when a mapping thread panics, so that this thread does not wait for its result.
-    struct StopOnPanic<'a, R>(&'a Board<R>);
+    struct StopOnPanic<'a, F, R>(&'a Board<F, R>);
 
-    impl<R> Drop for StopOnPanic<'_, R> {
+    impl<F, R> Drop for StopOnPanic<'_, F, R> {
         fn drop(&mut self) {
             if std::thread::panicking() {
                 self.0.stop();
@@ -766,10 +834,16 @@ mod parallel {
 
     #[cfg(test)]
     mod tests {
-        use std::sync::atomic::AtomicU64;
+        use std::sync::atomic::{AtomicU64, Ordering};
         use std::time::Duration;
 
         use super::*;
+
+        /// A source of the jobs `0..jobs`.
+        fn numbers(jobs: usize) -> impl FnMut(&mut Vec<u8>) -> Option<usize> + Send {
+            let mut given = 0..jobs;
+            move |_| given.next()
+        }
 
         /// A job's result: its number, and how far it ran ahead of the results handed over when it
         /// started.
@@ -792,7 +866,7 @@ mod parallel {
                 handed.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             };
-            let result = in_order(threads, jobs, &(), work, handle);
+            let result = in_order(threads, &(), numbers(jobs), work, handle);
             (result, got, ahead.into_inner())
         }
 
@@ -823,7 +897,7 @@ mod parallel {
                 let (tx, rx) = mpsc::channel();
                 std::thread::spawn(move || {
                     let panicked = std::panic::catch_unwind(|| {
-                        in_order(threads, 150, &(), |_, _, job| assert_ne!(job, 30, "job 30"), |_, ()| Ok(()))
+                        in_order(threads, &(), numbers(150), |_, _, job| assert_ne!(job, 30, "job 30"), |_, ()| Ok(()))
                     });
                     tx.send(panicked.is_err())
                 });

@@ -1,13 +1,20 @@
-//! Plain files cut into byte ranges that threads read and map on their own.
+//! Input cut into pieces that threads read and map on their own: plain files into byte ranges
+//! ([`Segment`]), streams into chunks of whole lines ([`Chunks`]).
 //!
 //! With one thread reading for all, that thread is the limit on two cores: it copies every line once
 //! more than mapping needs. A segment is read by the thread that maps it, with positioned reads on its
 //! own buffer, so reading is spread over the threads as well. Each line belongs to the segment its
 //! first byte lies in, which a thread can tell from the byte before the segment; lines are numbered
-//! within their segment, and the ordered side adds the lines of the segments before.
+//! within their segment, and the ordered side adds the lines of the segments before. A stream can
+//! only be read in order, so the threads take turns: whichever is free reads the next chunk into its
+//! own buffer and maps it.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
+
+use anyhow::Context as _;
+
+use crate::input::{ByteCounter, Input};
 
 /// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
 /// thread in flight stay a few megabytes.
@@ -128,17 +135,14 @@ pub(crate) fn lines(
     }
     let got = read_into(source, from, &mut buf[..want])?;
     let data = &buf[..got];
-    let mut pos = match segment.start {
+    let pos = match segment.start {
         0 => 0,
         _ => match memchr::memchr(b'\n', data) {
             Some(i) => i + 1,
             None => return Ok(()),
         },
     };
-    while let Some(i) = memchr::memchr(b'\n', &data[pos..]) {
-        line(&data[pos..pos + i]);
-        pos += i + 1;
-    }
+    let pos = pos + whole_lines(&data[pos..], &mut line);
     if pos == data.len() {
         return Ok(());
     }
@@ -174,6 +178,149 @@ pub(crate) fn lines(
         line(&tail);
     }
     Ok(())
+}
+
+/// Calls `line` with every line of `data` that ends in a newline, without it; returns where the rest
+/// begins.
+fn whole_lines(data: &[u8], line: &mut impl FnMut(&[u8])) -> usize {
+    let mut pos = 0;
+    while let Some(i) = memchr::memchr(b'\n', &data[pos..]) {
+        line(&data[pos..pos + i]);
+        pos += i + 1;
+    }
+    pos
+}
+
+/// Stream bytes per chunk, as for segments.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A piece of a stream that [`Chunks::next`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// Whole lines of input `input`, in the buffer.
+    Lines { input: usize },
+    /// One line of input `input` over the limit, measured but not kept: its length.
+    TooLong { input: usize, length: u64 },
+}
+
+/// Streams (stdin, compressed files, the demo) read one after another in chunks of whole lines.
+pub(crate) struct Chunks<'a> {
+    names: &'a [String],
+    max: usize,
+    /// Bytes read at a time: [`CHUNK_BYTES`], but for tests.
+    chunk_bytes: usize,
+    counter: ByteCounter,
+    /// The input being read, and its reader once opened.
+    input: usize,
+    reader: Option<Input>,
+    /// The start of a line that the last chunk read cut off.
+    carry: Vec<u8>,
+    failed: bool,
+}
+
+impl<'a> Chunks<'a> {
+    /// Lines over `max` bytes are measured, not kept.
+    pub(crate) fn new(names: &'a [String], max: usize) -> Chunks<'a> {
+        let counter = ByteCounter::default();
+        Chunks {
+            names,
+            max,
+            chunk_bytes: CHUNK_BYTES,
+            counter,
+            input: 0,
+            reader: None,
+            carry: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Bytes read so far from the files (before decompression), for the progress bar.
+    pub(crate) fn counter(&self) -> ByteCounter {
+        self.counter.clone()
+    }
+
+    /// Reads the next chunk into `buf`; `None` after the last input, or after an error. Exactly the
+    /// lines, and the verdicts, that reading the inputs line by line gives.
+    pub(crate) fn next(&mut self, buf: &mut Vec<u8>) -> Option<anyhow::Result<Chunk>> {
+        if self.failed {
+            return None;
+        }
+        let chunk = self.read(buf).transpose();
+        self.failed = matches!(chunk, Some(Err(_)));
+        chunk
+    }
+
+    fn read(&mut self, buf: &mut Vec<u8>) -> anyhow::Result<Option<Chunk>> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            let input = self.input;
+            let Some(name) = self.names.get(input) else { return Ok(None) };
+            let reader = match &mut self.reader {
+                Some(reader) => reader,
+                None => self.reader.insert(crate::input::open(name, &self.counter)?),
+            };
+            let got =
+                read_more(&mut reader.reader, buf, self.chunk_bytes).with_context(|| format!("cannot read {name}"))?;
+            if got < self.chunk_bytes {
+                // The end of this input: what is left are whole lines (a last one without a newline
+                // counts), if anything.
+                (self.reader, self.input) = (None, input + 1);
+                if buf.is_empty() {
+                    continue;
+                }
+                return Ok(Some(Chunk::Lines { input }));
+            }
+            // Searched from the end, the last newline is nearly always in what was just read.
+            if let Some(i) = memchr::memrchr(b'\n', buf) {
+                let end = i + 1;
+                self.carry.extend_from_slice(&buf[end..]);
+                buf.truncate(end);
+                return Ok(Some(Chunk::Lines { input }));
+            }
+            if buf.len() > self.max {
+                let mut length = buf.len() as u64;
+                loop {
+                    buf.clear();
+                    let got = read_more(&mut reader.reader, buf, self.chunk_bytes)
+                        .with_context(|| format!("cannot read {name}"))?;
+                    if let Some(i) = memchr::memchr(b'\n', buf) {
+                        length += i as u64;
+                        self.carry.extend_from_slice(&buf[i + 1..]);
+                        break;
+                    }
+                    length += got as u64;
+                    if got < self.chunk_bytes {
+                        (self.reader, self.input) = (None, input + 1);
+                        break;
+                    }
+                }
+                buf.clear();
+                return Ok(Some(Chunk::TooLong { input, length }));
+            }
+            // A line longer than a chunk but within the limit: read on.
+        }
+    }
+}
+
+/// Calls `each` with every line of a chunk that [`Chunks::next`] read into `buf`, as [`lines`] does.
+pub(crate) fn chunk_lines(chunk: Chunk, buf: &[u8], max: usize, mut each: impl FnMut(Result<&[u8], u64>)) {
+    if let Chunk::TooLong { length, .. } = chunk {
+        return each(Err(length));
+    }
+    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
+    let pos = whole_lines(buf, &mut line);
+    if pos < buf.len() {
+        line(&buf[pos..]);
+    }
+}
+
+/// Appends up to `len` bytes from a stream to `buf`; fewer only at its end.
+fn read_more(reader: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> io::Result<usize> {
+    let old = buf.len();
+    let got = reader.take(len as u64).read_to_end(buf)?;
+    debug_assert_eq!(buf.len(), old + got);
+    Ok(got)
 }
 
 #[cfg(test)]
@@ -225,6 +372,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn chunks_give_the_lines_a_stream_gives() {
+        let alphabet = [b'\n', b'\n', b'a', b'b', b'\r', b'\t'];
+        let mut state = 7u32;
+        let dir = std::env::temp_dir().join(format!("chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in 0..90usize {
+            for round in 0..8 {
+                let mut source = || -> Vec<u8> {
+                    (0..len)
+                        .map(|_| {
+                            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                            // Later rounds make long lines rare-newline runs.
+                            let pick = (state >> 28) as usize % if round > 4 { 12 } else { alphabet.len() };
+                            alphabet.get(pick).copied().unwrap_or(b'z')
+                        })
+                        .collect()
+                };
+                // Two inputs, so that chunks also end where an input does.
+                let sources = [source(), source()];
+                let names: Vec<String> = sources
+                    .iter()
+                    .enumerate()
+                    .map(|(i, bytes)| {
+                        let path = dir.join(format!("{i}.tsv"));
+                        std::fs::write(&path, bytes).unwrap();
+                        path.to_str().unwrap().to_owned()
+                    })
+                    .collect();
+                for max in [0, 3, 9, 1000] {
+                    let expected: Vec<_> = sources
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(input, bytes)| streamed(bytes, max).into_iter().map(move |line| (input, line)))
+                        .collect();
+                    for chunk_bytes in [1, 2, 5, 16, 64] {
+                        let mut chunks = Chunks { chunk_bytes, ..Chunks::new(&names, max) };
+                        let (mut got, mut buf) = (Vec::new(), Vec::new());
+                        while let Some(chunk) = chunks.next(&mut buf) {
+                            let chunk = chunk.unwrap();
+                            let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
+                            chunk_lines(chunk, &buf, max, |l| got.push((input, l.map(<[u8]>::to_vec))));
+                            // Memory stays bounded by the limit and the chunk size, whatever the lines: a
+                            // cut-off line is carried over (less than two reads), a long one skipped.
+                            assert!(buf.len() <= max + 3 * chunk_bytes, "a chunk of {} bytes", buf.len());
+                        }
+                        assert_eq!(got, expected, "{sources:?} max {max} chunks of {chunk_bytes}");
+                    }
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
