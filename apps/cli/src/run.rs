@@ -270,10 +270,11 @@ pub(crate) fn run(
     Ok((tally, metrics))
 }
 
-/// Mapping on several threads with results in input order. Plain files are cut into byte segments that
-/// the workers read and map themselves (see [`crate::segments`]); streams are cut into blocks of events
-/// by the reading thread and mapped by the workers. Either way this thread handles the outcomes in
-/// input order, and memory stays bounded by how far the workers may run ahead.
+/// Mapping on several threads with results in input order. Lines are read by the threads that map them:
+/// plain files in byte segments, streams in chunks of whole lines (see [`crate::segments`]), and this
+/// thread, which handles the outcomes in input order, maps too. Stream records (`--record-lines`) are
+/// cut into blocks of events by this thread and mapped by the others. Either way memory stays bounded
+/// by how far the threads may run ahead.
 mod parallel {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
@@ -491,8 +492,9 @@ mod parallel {
         std::thread::scope(|scope| {
             let mut pool = Pool::start(scope, options.threads, pipeline, map_block);
             // Handled blocks are filled again. Allocating every block (half a megabyte of events) anew
-            // made the allocator hold on to freed memory: a 1 GB input on stdin peaked at 43 to 80 MB,
-            // against 17 MB with mimalloc returning memory at once (and twice the time); now 25-28 MB.
+            // made the allocator hold on to freed memory: a 1 GB input read through blocks peaked at
+            // 43 to 80 MB, against 17 MB with mimalloc returning memory at once (and twice the time);
+            // now 25-28 MB.
             let spare = RefCell::new(Vec::new());
             let mut handle = |_, (mut block, mapped): (Block, Outcomes)| {
                 let place = |i: usize| {
@@ -621,13 +623,14 @@ mod parallel {
     /// its own clone of `state` (see [`Pipeline`]) and its own scratch buffer, which `source` may fill
     /// for `work` (a stream's next chunk).
     ///
-    /// Each thread takes the next job from `source` itself, one at a time, and this thread maps jobs
-    /// too whenever the result due next is not ready, so threads wait only at the end, or when they are
-    /// [`AHEAD_PER_THREAD`] jobs per thread ahead of the result due next. A coordinating thread that
-    /// slept until results came back was woken for every segment, each time taking a core from a
-    /// mapping thread, and on a virtual machine each wake-up is an interrupt to another virtual CPU.
-    /// Two threads on the realistic corpus switched contexts about 1,000 times a run, against 10 now,
-    /// and runs took 10% less time on both corpora (`perf stat`).
+    /// Each thread takes the next job from `source` itself (one thread at a time calls it, and jobs are
+    /// numbered in the order it gives them), and this thread maps jobs too whenever the result due
+    /// next is not ready, so threads wait only at the end, or when they are [`AHEAD_PER_THREAD`] jobs
+    /// per thread ahead of the result due next. A coordinating thread that slept until results came
+    /// back was woken for every segment, each time taking a core from a mapping thread, and on a
+    /// virtual machine each wake-up is an interrupt to another virtual CPU. Two threads on the
+    /// realistic corpus switched contexts about 1,000 times a run, against 10 now, and runs took 10%
+    /// less time on both corpora (`perf stat`).
     fn in_order<S: Clone + Send, J, R: Send>(
         threads: usize,
         state: &S,
