@@ -215,6 +215,8 @@ pub(crate) struct Chunks<'a> {
     reader: Option<Input>,
     /// The start of a line that the last chunk read cut off.
     carry: Vec<u8>,
+    /// A read error, reported once the whole lines read before it are mapped.
+    pending: Option<anyhow::Error>,
     failed: bool,
 }
 
@@ -230,6 +232,7 @@ impl<'a> Chunks<'a> {
             input: 0,
             reader: None,
             carry: Vec::new(),
+            pending: None,
             failed: false,
         }
     }
@@ -245,7 +248,10 @@ impl<'a> Chunks<'a> {
         if self.failed {
             return None;
         }
-        let chunk = self.read(buf).transpose();
+        let chunk = match self.pending.take() {
+            Some(error) => Some(Err(error)),
+            None => self.read(buf).transpose(),
+        };
         self.failed = matches!(chunk, Some(Err(_)));
         chunk
     }
@@ -260,8 +266,17 @@ impl<'a> Chunks<'a> {
                 Some(reader) => reader,
                 None => self.reader.insert(crate::input::open(name, &self.counter)?),
             };
-            let got =
-                read_more(&mut reader.reader, buf, self.chunk_bytes).with_context(|| format!("cannot read {name}"))?;
+            let got = match read_more(&mut reader.reader, buf, self.chunk_bytes) {
+                Ok(got) => got,
+                Err(e) => {
+                    let error = anyhow::Error::new(e).context(format!("cannot read {name}"));
+                    // The whole lines read before the fault go first, as when reading line by line.
+                    let Some(i) = memchr::memrchr(b'\n', buf) else { return Err(error) };
+                    buf.truncate(i + 1);
+                    self.pending = Some(error);
+                    return Ok(Some(Chunk::Lines { input }));
+                }
+            };
             if got < self.chunk_bytes {
                 // The end of this input: what is left are whole lines (a last one without a newline
                 // counts), if anything.

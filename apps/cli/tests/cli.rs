@@ -174,6 +174,29 @@ fn inspect_renders_analytics_sdk_json() {
     assert_eq!(geo[0]["geo_location"], "51.5142,-0.0931");
 }
 
+/// A stream that breaks off (here a truncated gzip file) fails the run naming the file, after the
+/// events before the fault, whatever the number of threads.
+#[test]
+fn a_broken_stream_fails_after_the_events_before_its_fault() {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&std::fs::read(demo()).unwrap()).unwrap();
+    let gzip = gzip.finish().unwrap();
+    let path = temp("broken.tsv.gz");
+    std::fs::write(&path, &gzip[..gzip.len() / 2]).unwrap();
+    let run = |threads: &str| bin(&["run", "--threads", threads, path.to_str().unwrap()], b"");
+    let one = run("1");
+    assert!(!one.status.success());
+    let error = String::from_utf8(one.stderr.clone()).unwrap();
+    assert!(error.contains(&format!("cannot read {}", path.display())), "{error}");
+    assert!(!stdout_lines(&one).is_empty());
+    for threads in ["2", "3"] {
+        let many = run(threads);
+        assert!(!many.status.success());
+        assert_eq!(String::from_utf8(many.stderr).unwrap(), error, "{threads} threads");
+        assert!(many.stdout == one.stdout, "stdout differs with {threads} threads");
+    }
+}
+
 #[test]
 fn missing_file_is_an_error_and_a_closed_pipe_is_not() {
     let output = bin(&["run", "/nonexistent/events.tsv"], b"");
