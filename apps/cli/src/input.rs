@@ -251,7 +251,9 @@ pub(crate) fn for_each_event(
             let place = Place { input: index, file: &input.name, line, event: None };
             match (got, reading.records) {
                 (Ok(bytes), None) => each(place, Ok(bytes))?,
-                (Ok(bytes), Some(limits)) => each_record_event(place, bytes, record, limits, &mut each)?,
+                (Ok(bytes), Some(limits)) => {
+                    record_events(bytes, record, limits, |event, got| each(Place { event, ..place }, got))?;
+                }
                 (Err(length), _) => each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?,
             }
             if let Some(bar) = bar {
@@ -297,19 +299,19 @@ pub(crate) fn for_each_event(
     Ok(())
 }
 
-/// One `--record-lines` line: base64 of a stream record, whose events go to `each` one by one.
-fn each_record_event(
-    place: Place<'_>,
+/// One `--record-lines` line: base64 of a stream record, whose events go to `each` one by one, with
+/// their 1-based position in a compressed record; it stops at the first error `each` returns.
+pub(crate) fn record_events<E>(
     line: &[u8],
     record: &mut Vec<u8>,
     limits: RecordLimits,
-    each: &mut impl FnMut(Place<'_>, Result<&[u8], Unreadable>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    mut each: impl FnMut(Option<u64>, Result<&[u8], Unreadable>) -> Result<(), E>,
+) -> Result<(), E> {
     use base64::Engine as _;
     record.clear();
     let text = line.strip_suffix(b"\r").unwrap_or(line);
     if let Err(e) = base64::engine::general_purpose::STANDARD.decode_vec(text, record) {
-        return each(place, Err(Unreadable::Record(format!("the line is not a base64 stream record: {e}"))));
+        return each(None, Err(Unreadable::Record(format!("the line is not a base64 stream record: {e}"))));
     }
     let mut events = RecordEvents::new(record, limits);
     let compressed = events.compression() != Compression::Plain;
@@ -317,8 +319,8 @@ fn each_record_event(
     while let Some(next) = events.next_event() {
         position += 1;
         match next {
-            Ok(event) => each(Place { event: compressed.then_some(position), ..place }, Ok(event))?,
-            Err(e) => each(Place { event: Some(e.event), ..place }, Err(Unreadable::Record(e.to_string())))?,
+            Ok(event) => each(compressed.then_some(position), Ok(event))?,
+            Err(e) => each(Some(e.event), Err(Unreadable::Record(e.to_string())))?,
         }
     }
     Ok(())

@@ -270,47 +270,25 @@ pub(crate) fn run(
     Ok((tally, metrics))
 }
 
-/// Mapping on several threads with results in input order. Lines are read by the threads that map them:
-/// plain files in byte segments, streams in chunks of whole lines (see [`crate::segments`]), and this
-/// thread, which handles the outcomes in input order, maps too. Stream records (`--record-lines`) are
-/// cut into blocks of events by this thread and mapped by the others. Either way memory stays bounded
-/// by how far the threads may run ahead.
+/// Mapping on several threads with results in input order. Lines (or, with `--record-lines`, stream
+/// records) are read by the threads that map them: plain files in byte segments, streams in chunks of
+/// whole lines (see [`crate::segments`]); this thread, which handles the outcomes in input order, maps
+/// too. Memory stays bounded by how far the threads may run ahead.
 mod parallel {
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
+    use std::convert::Infallible;
     use std::fs::File;
-    use std::sync::mpsc;
-    use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
     use anyhow::Context as _;
     use interactions::{Outcome, Pipeline, Tally};
 
     use super::{Handling, RunOptions};
-    use crate::input::{Place, Unreadable, for_each_event};
+    use crate::input::{Place, Reading, Unreadable, record_events};
     use crate::output::{BadRows, Output};
     use crate::segments::{self, Chunk, Chunks, Segment};
 
-    /// Events per block: large enough that handing blocks around costs nothing, small enough that
-    /// output starts at once.
-    const BLOCK_EVENTS: usize = 256;
-
-    /// Consecutive events of one input.
-    #[derive(Default)]
-    struct Block {
-        input: usize,
-        file: String,
-        bytes: Vec<u8>,
-        entries: Vec<Entry>,
-    }
-
-    struct Entry {
-        line: u64,
-        event: Option<u64>,
-        /// The event's end in `bytes`, or why there is no event.
-        end: Result<usize, Unreadable>,
-    }
-
-    /// What a mapping thread made of a block's events. Either every event's outcome, in order; or,
+    /// What a mapping thread made of a piece's events. Either every event's outcome, in order; or,
     /// when the mapping threads render interactions (`--to interactions`, which has no order-dependent
     /// state), the JSON lines of the interactions, the count of every outcome but the bad ones, and the
     /// bad ones. Then the ordered side writes one slice and a few bad rows per block instead of
@@ -321,6 +299,11 @@ mod parallel {
         render: bool,
         /// Events mapped.
         events: usize,
+        /// Lines read.
+        lines: u64,
+        /// With `--record-lines`, each event's line (within the piece) and position in its record; empty
+        /// when every line is one event.
+        origins: Vec<(u64, Option<u64>)>,
         /// Outcomes left for the ordered side, each with its event's index.
         outcomes: Vec<(usize, Result<Outcome, Unreadable>)>,
         rendered: Vec<u8>,
@@ -335,7 +318,30 @@ mod parallel {
             // interactions on the benchmark corpora, and growing the buffer from nothing copied it five
             // or six times.
             let rendered = if render { Vec::with_capacity(events * 64) } else { Vec::new() };
-            Outcomes { render, events: 0, outcomes, rendered, tally: Tally::default() }
+            Outcomes { render, events: 0, lines: 0, origins: Vec::new(), outcomes, rendered, tally: Tally::default() }
+        }
+
+        /// Maps the events of one line: the line itself, or with `--record-lines` each event of the
+        /// stream record it holds (decoded in `record`). A line over `max` bytes is no event.
+        fn push_line(&mut self, pipeline: &Pipeline, line: Result<&[u8], u64>, reading: Reading, record: &mut Vec<u8>) {
+            let at = self.lines;
+            self.lines += 1;
+            let max = reading.max_line_bytes;
+            match (line, reading.records) {
+                (Ok(bytes), Some(limits)) => {
+                    let Ok(()) = record_events::<Infallible>(bytes, record, limits, |event, got| {
+                        self.origins.push((at, event));
+                        self.push(pipeline, got);
+                        Ok(())
+                    });
+                }
+                (line, records) => {
+                    if records.is_some() {
+                        self.origins.push((at, None));
+                    }
+                    self.push(pipeline, line.map_err(|length| Unreadable::TooLong { length, max }));
+                }
+            }
         }
 
         /// Maps one event (or records why there is none), rendering and counting it when rendering.
@@ -354,11 +360,12 @@ mod parallel {
             }
         }
 
-        /// Hands the outcomes to `handling` in order; `place(i)` says where the `i`th event was, `None`
-        /// for one an earlier run finished (never when rendering, which excludes `--checkpoint`).
+        /// Hands the outcomes to `handling` in order; `place(line, event)` says where an event was, from
+        /// its line within the piece and its position in a record, `None` for one an earlier run
+        /// finished (never when rendering, which excludes `--checkpoint`).
         fn handle<'n>(
             self,
-            mut place: impl FnMut(usize) -> Option<Place<'n>>,
+            mut place: impl FnMut(u64, Option<u64>) -> Option<Place<'n>>,
             handling: &mut Handling<'_>,
             out: &mut Output,
             bad_rows: &mut BadRows,
@@ -366,7 +373,8 @@ mod parallel {
             handling.tally.merge(&self.tally);
             out.raw(&self.rendered)?;
             for (i, outcome) in self.outcomes {
-                if let Some(place) = place(i) {
+                let (line, event) = self.origins.get(i).copied().unwrap_or((i as u64, None));
+                if let Some(place) = place(line, event) {
                     handling.line(place, outcome, out, bad_rows)?;
                 }
             }
@@ -374,175 +382,13 @@ mod parallel {
         }
     }
 
-    /// Mapping threads fed numbered jobs, whose results come back in job order.
-    struct Pool<J, R> {
-        /// `None` once the last job is sent: the threads stop when the queue is closed and empty.
-        work_tx: Option<mpsc::SyncSender<(u64, J)>>,
-        done_rx: mpsc::Receiver<(u64, R)>,
-        /// Results that arrived before an earlier one, by job number.
-        waiting: BTreeMap<u64, R>,
-        sent: u64,
-        next: u64,
-    }
-
-    impl<J: Send, R: Send> Pool<J, R> {
-        /// Starts `threads` threads in `scope`, each with its own scratch buffer and its own clone of
-        /// `pipeline` (see [`Pipeline`]), running `work` on jobs in any order; at most twice as many
-        /// jobs as threads wait to be taken.
-        fn start<'scope, F>(
-            scope: &'scope std::thread::Scope<'scope, '_>,
-            threads: usize,
-            pipeline: &Pipeline,
-            work: F,
-        ) -> Pool<J, R>
-        where
-            J: 'scope,
-            R: 'scope,
-            F: Fn(&Pipeline, &mut Vec<u8>, J) -> R + Send + Copy + 'scope,
-        {
-            let (work_tx, work_rx) = mpsc::sync_channel::<(u64, J)>(threads * 2);
-            let work_rx = Arc::new(Mutex::new(work_rx));
-            let (done_tx, done_rx) = mpsc::channel();
-            for _ in 0..threads {
-                let (work_rx, done_tx, pipeline) = (work_rx.clone(), done_tx.clone(), pipeline.clone());
-                scope.spawn(move || {
-                    let mut scratch = Vec::new();
-                    loop {
-                        let next = work_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, job))) = next else { break };
-                        if done_tx.send((seq, work(&pipeline, &mut scratch, job))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            Pool { work_tx: Some(work_tx), done_rx, waiting: BTreeMap::new(), sent: 0, next: 0 }
-        }
-
-        fn send(&mut self, job: J) -> anyhow::Result<()> {
-            let stopped = || anyhow::anyhow!("a mapping thread stopped");
-            self.work_tx.as_ref().ok_or_else(stopped)?.send((self.sent, job)).map_err(|_| stopped())?;
-            self.sent += 1;
-            Ok(())
-        }
-
-        /// Jobs sent and not yet handed to `handle`.
-        fn in_flight(&self) -> u64 {
-            self.sent - self.next
-        }
-
-        /// Takes the results that have arrived (first waiting for one when `wait`), and hands every one
-        /// that is next in job order to `handle`, with its job number.
-        fn handle_ready(
-            &mut self,
-            wait: bool,
-            mut handle: impl FnMut(u64, R) -> anyhow::Result<()>,
-        ) -> anyhow::Result<()> {
-            if wait {
-                let (seq, result) = self.done_rx.recv().map_err(|_| anyhow::anyhow!("a mapping thread stopped"))?;
-                self.waiting.insert(seq, result);
-            }
-            while let Ok((seq, result)) = self.done_rx.try_recv() {
-                self.waiting.insert(seq, result);
-            }
-            while let Some(result) = self.waiting.remove(&self.next) {
-                handle(self.next, result)?;
-                self.next += 1;
-            }
-            Ok(())
-        }
-
-        /// Hands every remaining result to `handle`, in job order, once the last job is sent.
-        fn finish(mut self, mut handle: impl FnMut(u64, R) -> anyhow::Result<()>) -> anyhow::Result<()> {
-            self.work_tx = None;
-            while self.in_flight() > 0 {
-                self.handle_ready(true, &mut handle)?;
-            }
-            Ok(())
-        }
-    }
-
-    pub(super) fn run(
-        pipeline: &Pipeline,
-        options: &RunOptions,
-        handling: &mut Handling<'_>,
-        out: &mut Output,
-        bad_rows: &mut BadRows,
-    ) -> anyhow::Result<()> {
-        // Lines are read by the mapping threads themselves: plain files a segment at a time, streams a
-        // chunk at a time. Stream records (each line many events) are read by this thread.
-        if options.reading.records.is_none() {
-            return run_reading_threads(pipeline, options, handling, out, bad_rows);
-        }
-        // Printing interactions is the one output that needs no order-dependent state, so the mapping
-        // threads write their JSON and the ordered side only copies bytes.
-        let render = handling.renders_anywhere();
-        let map_block = move |pipeline: &Pipeline, _: &mut Vec<u8>, block: Block| {
-            let mut start = 0;
-            let mut mapped = Outcomes::new(render, block.entries.len());
-            for entry in &block.entries {
-                let event = match &entry.end {
-                    Ok(end) => Ok(&block.bytes[std::mem::replace(&mut start, *end)..*end]),
-                    Err(unreadable) => Err(unreadable.clone()),
-                };
-                mapped.push(pipeline, event);
-            }
-            (block, mapped)
-        };
-        std::thread::scope(|scope| {
-            let mut pool = Pool::start(scope, options.threads, pipeline, map_block);
-            // Handled blocks are filled again. Allocating every block (half a megabyte of events) anew
-            // made the allocator hold on to freed memory: a 1 GB input read through blocks peaked at
-            // 43 to 80 MB, against 17 MB with mimalloc returning memory at once (and twice the time);
-            // now 25-28 MB.
-            let spare = RefCell::new(Vec::new());
-            let mut handle = |_, (mut block, mapped): (Block, Outcomes)| {
-                let place = |i: usize| {
-                    let entry = &block.entries[i];
-                    Some(Place { input: block.input, file: &block.file, line: entry.line, event: entry.event })
-                };
-                mapped.handle(place, handling, out, bad_rows)?;
-                block.bytes.clear();
-                block.entries.clear();
-                spare.borrow_mut().push(block);
-                Ok(())
-            };
-            let mut block = Block::default();
-            let done = |input, line| options.done(input, line);
-            let reading = options.reading;
-            let result = for_each_event(&options.inputs, reading, options.progress.as_ref(), done, |place, event| {
-                if block.entries.len() == BLOCK_EVENTS || (!block.entries.is_empty() && block.input != place.input) {
-                    let next = spare.borrow_mut().pop().unwrap_or_default();
-                    pool.send(std::mem::replace(&mut block, next))?;
-                    pool.handle_ready(false, &mut handle)?;
-                }
-                if block.entries.is_empty() {
-                    block.input = place.input;
-                    place.file.clone_into(&mut block.file);
-                }
-                let end = event.map(|bytes| {
-                    block.bytes.extend_from_slice(bytes);
-                    block.bytes.len()
-                });
-                block.entries.push(Entry { line: place.line, event: place.event, end });
-                Ok(())
-            });
-            if result.is_ok() && !block.entries.is_empty() {
-                pool.send(block)?;
-            }
-            result?;
-            pool.finish(handle)
-        })
-    }
-
     /// Segments mapped ahead of the one being handled, per thread: enough to keep every thread busy
     /// while one segment is slow, and a bound on memory.
     const AHEAD_PER_THREAD: usize = 4;
 
-    /// [`run`] where the mapping threads read the lines they map (see [`crate::segments`]): the
-    /// segments of plain files, or chunks of streams; this thread handles the outcomes in order,
-    /// numbering lines.
-    fn run_reading_threads(
+    /// Maps on the threads, which read the lines they map (see [`crate::segments`]): the segments of
+    /// plain files, or chunks of streams; this thread handles the outcomes in order, numbering lines.
+    pub(super) fn run(
         pipeline: &Pipeline,
         options: &RunOptions,
         handling: &mut Handling<'_>,
@@ -558,13 +404,14 @@ mod parallel {
         type Mapped = anyhow::Result<(usize, u64, Outcomes)>;
         let mut handle = |mapped: Mapped, position: &dyn Fn(u64) -> u64| -> anyhow::Result<()> {
             let (input, bytes, mapped) = mapped?;
-            let (file, base, count) = (&options.inputs[input], lines_before[input], mapped.events as u64);
-            let place = |i: usize| {
-                let line = base + i as u64 + 1;
-                (!options.done(input, line)).then_some(Place { input, file, line, event: None })
+            let (file, base) = (&options.inputs[input], lines_before[input]);
+            let (lines, count) = (mapped.lines, mapped.events as u64);
+            let place = |line: u64, event| {
+                let line = base + line + 1;
+                (!options.done(input, line)).then_some(Place { input, file, line, event })
             };
             mapped.handle(place, handling, out, bad_rows)?;
-            lines_before[input] += count;
+            lines_before[input] += lines;
             (bytes_handled, events) = (bytes_handled + bytes, events + count);
             if let Some(bar) = &options.progress {
                 bar.set_position(position(bytes_handled));
@@ -581,9 +428,9 @@ mod parallel {
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let mut unread = plan.iter().copied();
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, segment: Segment| -> Mapped {
-                    let mut mapped = Outcomes::new(render, 1024);
+                    let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
                     let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
-                        mapped.push(pipeline, event(line, max));
+                        mapped.push_line(pipeline, line, options.reading, &mut record);
                     });
                     let file = &options.inputs[segment.input];
                     read.with_context(|| format!("cannot read {file}"))?;
@@ -598,8 +445,10 @@ mod parallel {
                 let counter = chunks.counter();
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, chunk: anyhow::Result<Chunk>| -> Mapped {
                     let chunk = chunk?;
-                    let mut mapped = Outcomes::new(render, 1024);
-                    segments::chunk_lines(chunk, buf, max, |line| mapped.push(pipeline, event(line, max)));
+                    let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
+                    segments::chunk_lines(chunk, buf, max, |line| {
+                        mapped.push_line(pipeline, line, options.reading, &mut record);
+                    });
                     let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
                     Ok((input, buf.len() as u64, mapped))
                 };
@@ -611,11 +460,6 @@ mod parallel {
             bar.finish_and_clear();
         }
         Ok(())
-    }
-
-    /// A line as the readers give it, as [`Outcomes::push`] takes it: a line over `max` bytes is no event.
-    fn event(line: Result<&[u8], u64>, max: usize) -> Result<&[u8], Unreadable> {
-        line.map_err(|length| Unreadable::TooLong { length, max })
     }
 
     /// Runs `work` on the jobs `source` gives, on `threads` threads, this one among them, and hands the
@@ -838,6 +682,7 @@ mod parallel {
     #[cfg(test)]
     mod tests {
         use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::mpsc;
         use std::time::Duration;
 
         use super::*;

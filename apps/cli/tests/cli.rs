@@ -403,7 +403,7 @@ fn record_lines_mix_plain_and_compressed_records() {
 
     let plain = bin(&["run", "--outcomes", demo().to_str().unwrap()], b"");
     let bad_rows = temp("record-bad-rows.jsonl");
-    for threads in ["1", "2"] {
+    for threads in ["1", "2", "3"] {
         let args = ["run", "--record-lines", "--threads", threads, "--bad-rows", bad_rows.to_str().unwrap()];
         let output = bin(&[&args[..], &[path.to_str().unwrap()]].concat(), b"");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -421,6 +421,14 @@ fn record_lines_mix_plain_and_compressed_records() {
     let output = bin(&["run", "--record-lines", "--outcomes", path.to_str().unwrap()], b"");
     let outcomes = stdout_lines(&output);
     assert_eq!(outcomes.len(), DEMO_EVENTS + 2);
+    // Each outcome names its line and its place in the record, whatever the threads, from a file or
+    // from stdin.
+    let records = std::fs::read(&path).unwrap();
+    for (threads, input) in [("2", path.to_str().unwrap()), ("3", path.to_str().unwrap()), ("2", "-")] {
+        let stdin = if input == "-" { &records[..] } else { b"" };
+        let many = bin(&["run", "--record-lines", "--outcomes", "--threads", threads, input], stdin);
+        assert!(many.stdout == output.stdout, "outcomes differ with {threads} threads reading {input}");
+    }
     assert_eq!(stdout_lines(&plain).len(), DEMO_EVENTS);
     let summary = String::from_utf8(output.stderr).unwrap();
     assert!(summary.contains("bad rows: 2"), "{summary}");
