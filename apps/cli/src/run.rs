@@ -291,7 +291,7 @@ mod parallel {
     /// What a mapping thread made of a piece's events. Either every event's outcome, in order; or,
     /// when the mapping threads render interactions (`--to interactions`, which has no order-dependent
     /// state), the JSON lines of the interactions, the count of every outcome but the bad ones, and the
-    /// bad ones. Then the ordered side writes one slice and a few bad rows per block instead of
+    /// bad ones. Then the ordered side writes one slice and a few bad rows per piece instead of
     /// handling every outcome, and the outcomes are freed by the thread that allocated them. (This
     /// thread's share of a two-thread uniform run's CPU fell from 7.6% to 1.4%, perf.)
     struct Outcomes {
@@ -322,7 +322,7 @@ mod parallel {
         }
 
         /// Maps the events of one line: the line itself, or with `--record-lines` each event of the
-        /// stream record it holds (decoded in `record`). A line over `max` bytes is no event.
+        /// stream record it holds (decoded in `record`). A line over the limit (its length) is no event.
         fn push_line(&mut self, pipeline: &Pipeline, line: Result<&[u8], u64>, reading: Reading, record: &mut Vec<u8>) {
             let at = self.lines;
             self.lines += 1;
@@ -382,8 +382,8 @@ mod parallel {
         }
     }
 
-    /// Segments mapped ahead of the one being handled, per thread: enough to keep every thread busy
-    /// while one segment is slow, and a bound on memory.
+    /// Pieces (segments or chunks) mapped ahead of the one being handled, per thread: enough to keep
+    /// every thread busy while one piece is slow, and a bound on memory.
     const AHEAD_PER_THREAD: usize = 4;
 
     /// Maps on the threads, which read the lines they map (see [`crate::segments`]): the segments of
