@@ -14,7 +14,7 @@ use std::io::{self, Read};
 
 use anyhow::Context as _;
 
-use crate::input::{ByteCounter, Input};
+use crate::input::{ByteCounter, Input, Line, read_line};
 
 /// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
 /// thread in flight stay a few megabytes.
@@ -266,6 +266,7 @@ impl<'a> Chunks<'a> {
                 Some(reader) => reader,
                 None => self.reader.insert(crate::input::open(name, &self.counter)?),
             };
+            let old = buf.len();
             let got = match read_more(&mut reader.reader, buf, self.chunk_bytes) {
                 Ok(got) => got,
                 Err(e) => {
@@ -286,31 +287,23 @@ impl<'a> Chunks<'a> {
                 }
                 return Ok(Some(Chunk::Lines { input }));
             }
-            // Searched from the end, the last newline is nearly always in what was just read.
-            if let Some(i) = memchr::memrchr(b'\n', buf) {
+            // What was carried over holds no newline.
+            if let Some(i) = memchr::memrchr(b'\n', &buf[old..]).map(|i| old + i) {
                 let end = i + 1;
                 self.carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
                 return Ok(Some(Chunk::Lines { input }));
             }
             if buf.len() > self.max {
-                // A line over the limit: the rest of it is measured, not kept.
-                let mut length = buf.len() as u64;
-                loop {
-                    buf.clear();
-                    let got = read_more(&mut reader.reader, buf, self.chunk_bytes)
-                        .with_context(|| format!("cannot read {name}"))?;
-                    if let Some(i) = memchr::memchr(b'\n', buf) {
-                        length += i as u64;
-                        self.carry.extend_from_slice(&buf[i + 1..]);
-                        break;
-                    }
-                    length += got as u64;
-                    if got < self.chunk_bytes {
-                        (self.reader, self.input) = (None, input + 1);
-                        break;
-                    }
-                }
+                // A line over the limit: the line reader measures the rest of it without keeping it,
+                // and leaves the reader at the next line.
+                let rest = read_line(reader.reader.as_mut(), &mut Vec::new(), 0)
+                    .with_context(|| format!("cannot read {name}"))?;
+                let rest = match rest {
+                    Some(Line::TooLong(length)) => length,
+                    None | Some(Line::Complete) => 0,
+                };
+                let length = buf.len() as u64 + rest;
                 buf.clear();
                 return Ok(Some(Chunk::TooLong { input, length }));
             }
@@ -430,8 +423,8 @@ mod tests {
                             let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
                             chunk_lines(chunk, &buf, max, |l| got.push((input, l.map(<[u8]>::to_vec))));
                             // Memory stays bounded by the limit and the chunk size, whatever the lines: a
-                            // cut-off line is carried over (less than two reads), a long one skipped.
-                            assert!(buf.len() <= max + 3 * chunk_bytes, "a chunk of {} bytes", buf.len());
+                            // cut-off line is carried over (less than a read), a long one skipped.
+                            assert!(buf.len() <= max + 2 * chunk_bytes, "a chunk of {} bytes", buf.len());
                         }
                         assert_eq!(got, expected, "{sources:?} max {max} chunks of {chunk_bytes}");
                     }
