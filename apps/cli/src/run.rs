@@ -499,13 +499,11 @@ mod parallel {
             let _stop_on_panic = StopOnPanic(&board);
             let mut scratch = Vec::new();
             let result = (|| {
-                let mut handed = 0;
                 loop {
                     for (index, result) in board.take_ready() {
                         handle(index, result)?;
-                        handed += 1;
                     }
-                    if board.all_taken(handed) {
+                    if board.lock().finished() {
                         return Ok(());
                     }
                     if let Some((index, job)) = board.claim(&mut scratch, false) {
@@ -548,9 +546,14 @@ mod parallel {
     }
 
     impl<R> Progress<R> {
-        /// Whether the result due next has arrived, or none is due: the source had no more.
+        /// Whether every job the source had has been taken and its result handed over.
+        fn finished(&self) -> bool {
+            self.exhausted && self.next == self.claimed
+        }
+
+        /// Whether the result due next has arrived, or none is due.
         fn next_is_due(&self) -> bool {
-            self.done.contains_key(&self.next) || self.exhausted && self.next == self.claimed
+            self.done.contains_key(&self.next) || self.finished()
         }
     }
 
@@ -642,12 +645,6 @@ mod parallel {
                 self.changed.notify_all();
             }
             ready
-        }
-
-        /// Whether every job the source had has been taken, `handed` of them.
-        fn all_taken(&self, handed: usize) -> bool {
-            let progress = self.lock();
-            progress.exhausted && handed == progress.claimed
         }
 
         /// Waits until the result due next has arrived, or the source is found to have no more jobs.
