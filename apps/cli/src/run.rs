@@ -398,12 +398,12 @@ mod parallel {
         let max = options.reading.max_line_bytes;
         let render = handling.renders_anywhere();
         let mut lines_before = vec![0u64; options.inputs.len()];
-        let (mut bytes_handled, mut events) = (0u64, 0u64);
-        // One piece's outcomes: its input, how many bytes it covered, and what its lines gave. The
-        // progress bar is at `position(bytes handled)`.
-        type Mapped = anyhow::Result<(usize, u64, Outcomes)>;
-        let mut handle = |mapped: Mapped, position: &dyn Fn(u64) -> u64| -> anyhow::Result<()> {
-            let (input, bytes, mapped) = mapped?;
+        let mut events = 0u64;
+        // One piece's outcomes: its input and what its lines gave. The progress bar is then at
+        // `position`, in bytes of input.
+        type Mapped = anyhow::Result<(usize, Outcomes)>;
+        let mut handle = |mapped: Mapped, position: u64| -> anyhow::Result<()> {
+            let (input, mapped) = mapped?;
             let (file, base) = (&options.inputs[input], lines_before[input]);
             let (lines, count) = (mapped.lines, mapped.events as u64);
             let place = |line: u64, event| {
@@ -412,9 +412,9 @@ mod parallel {
             };
             mapped.handle(place, handling, out, bad_rows)?;
             lines_before[input] += lines;
-            (bytes_handled, events) = (bytes_handled + bytes, events + count);
+            events += count;
             if let Some(bar) = &options.progress {
-                bar.set_position(position(bytes_handled));
+                bar.set_position(position);
                 bar.set_message(format!("{events} events"));
             }
             Ok(())
@@ -434,10 +434,15 @@ mod parallel {
                     });
                     let file = &options.inputs[segment.input];
                     read.with_context(|| format!("cannot read {file}"))?;
-                    Ok((segment.input, segment.end - segment.start, mapped))
+                    Ok((segment.input, mapped))
                 };
                 let source = |_: &mut Vec<u8>| unread.next();
-                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, &|bytes| bytes))?;
+                // Jobs are the plan's segments, in order.
+                let mut bytes = 0;
+                in_order(options.threads, pipeline, source, map, |index, mapped| {
+                    bytes += plan[index].end - plan[index].start;
+                    handle(mapped, bytes)
+                })?;
             }
             None => {
                 let mut chunks = Chunks::new(&options.inputs, max);
@@ -450,10 +455,10 @@ mod parallel {
                         mapped.push_line(pipeline, line, options.reading, &mut record);
                     });
                     let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
-                    Ok((input, buf.len() as u64, mapped))
+                    Ok((input, mapped))
                 };
                 let source = |buf: &mut Vec<u8>| chunks.next(buf);
-                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, &|_| counter.get()))?;
+                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, counter.get()))?;
             }
         }
         if let Some(bar) = &options.progress {
