@@ -339,8 +339,9 @@ fn threads_change_nothing_but_speed() {
     let path = temp("threads.tsv");
     std::fs::write(&path, &input).unwrap();
     let file = path.to_str().unwrap();
-    // Files are cut into segments that the threads read; stdin is read by one thread and cut into
-    // blocks of events.
+    // Files are cut into segments that the threads read; stdin into chunks that they take turns
+    // reading. Stdin is the file itself, not a pipe this test would have to keep writing to while the
+    // run writes its output.
     let run = |threads: &str, extra: &[&str], stdin: bool| {
         let rows = temp(&format!("rows-{threads}-{}-{stdin}.jsonl", extra.len()));
         let mut args =
