@@ -33,7 +33,11 @@ use flavours as _;
 ///
 /// A Kinesis batch is megabytes of base64. Taking the payload as a `RawValue` and parsing it again cost
 /// a second validating pass over all of it, and the event types of `aws_lambda_events` would allocate a
-/// dozen strings per record.
+/// dozen strings per record. (Taking the raw text and reading it with serde_json directly, out of
+/// `serde_path_to_error`'s reach, measured no faster: serde_json's validating pass over a `RawValue`
+/// checks strings eight bytes at a time and then the whole text for UTF-8, which cost as much as the
+/// path tracking it saved.) Records and their Kinesis data are read by hand-written readers whose keys
+/// are bytes (see [`KeyIn`]).
 #[derive(Debug)]
 pub struct Payload {
     records: Option<Vec<StreamRecord>>,
@@ -79,24 +83,125 @@ impl std::str::FromStr for Payload {
 }
 
 /// One record of a Kinesis or an SQS batch.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug)]
 struct StreamRecord {
-    #[serde(rename = "eventSource", alias = "EventSource")]
     event_source: Option<String>,
     kinesis: Option<KinesisData>,
-    #[serde(rename = "messageId")]
     message_id: Option<String>,
     body: Option<String>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for StreamRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = StreamRecord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a stream record")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<StreamRecord, M::Error> {
+                // Kinesis and SQS spell it `eventSource`; `EventSource` is taken too.
+                const KEYS: &[&str] = &["eventSource", "EventSource", "kinesis", "messageId", "body"];
+                let (mut event_source, mut kinesis, mut message_id, mut body) = (None, None, None, None);
+                while let Some(key) = map.next_key_seed(KeyIn(KEYS))? {
+                    match key {
+                        Some(0 | 1) => once(&mut map, &mut event_source, KEYS[0])?,
+                        Some(2) => once(&mut map, &mut kinesis, KEYS[2])?,
+                        Some(3) => once(&mut map, &mut message_id, KEYS[3])?,
+                        Some(_) => once(&mut map, &mut body, KEYS[4])?,
+                        None => drop(map.next_value::<serde::de::IgnoredAny>()?),
+                    }
+                }
+                Ok(StreamRecord {
+                    event_source: event_source.flatten(),
+                    kinesis: kinesis.flatten(),
+                    message_id: message_id.flatten(),
+                    body: body.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+#[derive(Debug)]
 struct KinesisData {
-    #[serde(rename = "sequenceNumber")]
     sequence_number: String,
     /// The record's bytes, decoded from the base64 text without copying it; `None` when it is not
     /// base64 (reported with the record's sequence number once the batch is known to be Kinesis').
-    #[serde(deserialize_with = "base64_data")]
     data: Option<Vec<u8>>,
+}
+
+impl<'de> serde::Deserialize<'de> for KinesisData {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = KinesisData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Kinesis record")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<KinesisData, M::Error> {
+                use serde::de::Error as _;
+                const KEYS: &[&str] = &["sequenceNumber", "data"];
+                let (mut sequence_number, mut data) = (None, None);
+                while let Some(key) = map.next_key_seed(KeyIn(KEYS))? {
+                    match key {
+                        Some(0) => once(&mut map, &mut sequence_number, KEYS[0])?,
+                        Some(_) => {
+                            if data.is_some() {
+                                return Err(M::Error::duplicate_field(KEYS[1]));
+                            }
+                            data = Some(map.next_value_seed(Base64)?);
+                        }
+                        None => drop(map.next_value::<serde::de::IgnoredAny>()?),
+                    }
+                }
+                Ok(KinesisData {
+                    sequence_number: sequence_number.ok_or_else(|| M::Error::missing_field(KEYS[0]))?,
+                    data: data.ok_or_else(|| M::Error::missing_field(KEYS[1]))?,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// An object key, as its index among the keys a reader knows (`None` for any other).
+///
+/// The key is asked for as bytes, which serde_json unescapes all the same. The runtime reads payloads
+/// through `serde_path_to_error`, which copies every key it is handed as text into a `String` to name
+/// the path of an error; a 1,000-record batch has some 15,000 keys. Bytes it passes on as they are.
+struct KeyIn(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIn {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyIn {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_bytes<E: serde::de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|known| known.as_bytes() == key))
+    }
+}
+
+/// Reads the value of a key that may be given once, as serde's derived readers do (for an `Option`,
+/// `null` is `None`).
+fn once<'de, M, T>(map: &mut M, slot: &mut Option<T>, key: &'static str) -> Result<(), M::Error>
+where
+    M: serde::de::MapAccess<'de>,
+    T: serde::Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(serde::de::Error::duplicate_field(key));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
 }
 
 /// Decodes a base64 string as serde_json reads it, borrowed from the payload where it has no escapes.
@@ -107,20 +212,25 @@ struct KinesisData {
 /// or a backslash, where for text it looks for control characters too, eight bytes at a time, and checks
 /// UTF-8 afterwards (together a fifth of a batch). The decoder refuses whatever is not base64, control
 /// characters and non-ASCII bytes included, so nothing is let through that text would have refused.
-fn base64_data<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
-    struct Base64;
-    impl serde::de::Visitor<'_> for Base64 {
-        type Value = Option<Vec<u8>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a base64 string")
-        }
-        // serde_json hands over bytes for `deserialize_bytes` (borrowed where the string has no escapes,
-        // which serde's default `visit_borrowed_bytes` passes on to here), never text.
-        fn visit_bytes<E: serde::de::Error>(self, text: &[u8]) -> Result<Self::Value, E> {
-            Ok(base64_simd::STANDARD.decode_to_vec(text).ok())
-        }
+struct Base64;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Base64 {
+    type Value = Option<Vec<u8>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_bytes(self)
     }
-    deserializer.deserialize_bytes(Base64)
+}
+
+impl serde::de::Visitor<'_> for Base64 {
+    type Value = Option<Vec<u8>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64 string")
+    }
+    // serde_json hands over bytes for `deserialize_bytes` (borrowed where the string has no escapes,
+    // which serde's default `visit_borrowed_bytes` passes on to here), never text.
+    fn visit_bytes<E: serde::de::Error>(self, text: &[u8]) -> Result<Self::Value, E> {
+        Ok(base64_simd::STANDARD.decode_to_vec(text).ok())
+    }
 }
 
 /// Answers one invocation and prints its metrics line (EMF).
@@ -274,6 +384,17 @@ mod tests {
         let error = r#"{"Records":[],"Records":[]}"#.parse::<Payload>().unwrap_err();
         assert!(error.to_string().contains("duplicate field `Records`"), "{error}");
         assert!(r#"{"Records":[{"kinesis":{"sequenceNumber":"1","data":"","data":""}}]}"#.parse::<Payload>().is_err());
+        // Keys are compared once unescaped; keys a record does not use are passed over, whatever their
+        // values; a missing sequence number is an error, as for serde's derived readers.
+        let batch = r#"{"Records":[{"kinesis":{"extra":{"a":[1,"\""]},"\u0064ata":"/w==","sequenceNumber":"1"},
+            "eventSource":"aws:kinesis","eventID":"x"}]}"#;
+        assert_eq!(kinesis_data(batch), [Some(vec![0xff])]);
+        let error = r#"{"Records":[{"kinesis":{"data":""}}]}"#.parse::<Payload>().unwrap_err();
+        assert!(error.to_string().contains("missing field `sequenceNumber`"), "{error}");
+        let sqs: Payload = r#"{"Records":[{"EventSource":"aws:sqs","messageId":"m","body":null}]}"#.parse().unwrap();
+        let record = &sqs.records.unwrap()[0];
+        assert_eq!((record.event_source.as_deref(), record.message_id.as_deref()), (Some("aws:sqs"), Some("m")));
+        assert!(record.body.is_none());
         // Whatever is not `Records` is kept for the HTTP request types.
         let request: Payload =
             r#"{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":null}"#.parse().unwrap();

@@ -33,10 +33,15 @@ impl Batcher {
         let key = (tracking_id.to_owned(), translation.session_id, translation.user_id);
         let mut ready = Vec::new();
         for event in translation.events {
-            let seq = *self.index.entry(key.clone()).or_insert_with(|| {
-                self.next += 1;
-                self.next
-            });
+            // The key is copied only when it opens a group: most events join one already open.
+            let seq = match self.index.get(&key) {
+                Some(&seq) => seq,
+                None => {
+                    self.next += 1;
+                    self.index.insert(key.clone(), self.next);
+                    self.next
+                }
+            };
             let (_, events) = self.groups.entry(seq).or_insert_with(|| (key.clone(), Vec::new()));
             events.push(event);
             self.pending += 1;
