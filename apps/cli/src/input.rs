@@ -256,12 +256,12 @@ pub(crate) fn for_each_event(
                 }
                 (Err(length), _) => each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?,
             }
-            if let Some(bar) = bar {
-                if events % 4096 == 0 {
-                    bar.set_position(counter.0.load(Ordering::Relaxed));
-                    let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                    bar.set_message(format!("{events} events ({rate:.0}/s)"));
-                }
+            if let Some(bar) = bar
+                && events.is_multiple_of(4096)
+            {
+                bar.set_position(counter.0.load(Ordering::Relaxed));
+                let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("{events} events ({rate:.0}/s)"));
             }
             Ok(())
         };

@@ -152,18 +152,18 @@ impl<A: EventsApi> Sender<A> {
                         continue;
                     }
                 }
-                if let CallError::Invalid(_) = error {
-                    if request.event_list.len() > 1 {
-                        // The service rejects a whole call for one bad event: halve until the bad ones
-                        // stand alone, so that every good event is still delivered.
-                        Metrics::add(&self.metrics.split_calls, 1);
-                        let mut first = request.clone();
-                        let second_events = first.event_list.split_off(first.event_list.len() / 2);
-                        let second = PutEventsRequest { event_list: second_events, ..request.clone() };
-                        let mut dead = self.deliver(first).await;
-                        dead.extend(self.deliver(second).await);
-                        return dead;
-                    }
+                if let CallError::Invalid(_) = error
+                    && request.event_list.len() > 1
+                {
+                    // The service rejects a whole call for one bad event: halve until the bad ones
+                    // stand alone, so that every good event is still delivered.
+                    Metrics::add(&self.metrics.split_calls, 1);
+                    let mut first = request.clone();
+                    let second_events = first.event_list.split_off(first.event_list.len() / 2);
+                    let second = PutEventsRequest { event_list: second_events, ..request.clone() };
+                    let mut dead = self.deliver(first).await;
+                    dead.extend(self.deliver(second).await);
+                    return dead;
                 }
                 Metrics::add(&self.metrics.dead_lettered_events, request.event_list.len() as u64);
                 let retryable = error.is_retryable();

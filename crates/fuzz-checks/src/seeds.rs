@@ -65,10 +65,10 @@ fn lines(fixtures: &Path) -> std::io::Result<Vec<Vec<u8>>> {
 fn bodies(fixtures: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     let mut interactions = Vec::new();
     for expected in golden_case_files(fixtures, "expected.json")? {
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&expected) {
-            if let Some(interaction) = value.get("interaction") {
-                interactions.push(interaction.clone());
-            }
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&expected)
+            && let Some(interaction) = value.get("interaction")
+        {
+            interactions.push(interaction.clone());
         }
     }
     let mut out: Vec<Vec<u8>> = interactions.iter().map(|i| i.to_string().into_bytes()).collect();

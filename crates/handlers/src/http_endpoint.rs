@@ -89,15 +89,15 @@ impl<A: EventsApi> App<A> {
         let Some(route) = route(request.uri().path()) else {
             return error(StatusCode::NOT_FOUND, "no such endpoint: POST /interaction/{dataset_group} or POST /");
         };
-        if let Some(auth) = &self.auth {
-            if !auth.allows(request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-                let mut response = error(StatusCode::UNAUTHORIZED, "missing or wrong credentials");
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    http::HeaderValue::from_static("Basic realm=\"snowplow-personalize\""),
-                );
-                return response;
-            }
+        if let Some(auth) = &self.auth
+            && !auth.allows(request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+        {
+            let mut response = error(StatusCode::UNAUTHORIZED, "missing or wrong credentials");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Basic realm=\"snowplow-personalize\""),
+            );
+            return response;
         }
         if request.method() != Method::POST {
             return error(StatusCode::METHOD_NOT_ALLOWED, "use POST");

@@ -200,13 +200,13 @@ impl<'r> RecordEvents<'r> {
     #[allow(clippy::should_implement_trait)] // Each event borrows the decoder's buffer: not an Iterator.
     pub fn next_event(&mut self) -> Option<Result<&[u8], RecordError>> {
         // A plain record is its own event, handed over as it is.
-        if let Source::Plain(bytes) = self.source {
-            if bytes.len() <= self.limits.max_event_bytes {
-                self.source = Source::Done;
-                self.events = 1;
-                self.offset = bytes.len() as u64;
-                return Some(Ok(bytes));
-            }
+        if let Source::Plain(bytes) = self.source
+            && bytes.len() <= self.limits.max_event_bytes
+        {
+            self.source = Source::Done;
+            self.events = 1;
+            self.offset = bytes.len() as u64;
+            return Some(Ok(bytes));
         }
         match self.advance() {
             Ok(true) => {

@@ -2,8 +2,8 @@
 //!
 //! Both hot searches of the crate, tabs in a line and the end of a JSON string, are one comparison per
 //! byte class over a block and one bit mask per block. On x86_64 that is SSE2 (part of the baseline,
-//! so every x86_64 CPU has it), and AVX2 for tabs where the CPU has it; elsewhere a plain loop the
-//! compiler vectorises.
+//! so every x86_64 CPU has it), and AVX-512 or AVX2 for the tabs of whole lines where the CPU has them;
+//! elsewhere a plain loop the compiler vectorises.
 
 use std::ops::ControlFlow;
 
@@ -39,10 +39,14 @@ pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
 
 /// Calls `each` with the offset and tab mask of every 64-byte block of `line` in order (the last block
 /// padded with zeros, which are not tabs) until it breaks. Every line is passed over this way once or
-/// twice, so where the CPU has AVX2 (checked at run time, once per line) a block is two comparisons
-/// rather than four.
+/// twice, so where the CPU has AVX-512 or AVX2 (checked at run time, once per line) a block is one or
+/// two comparisons rather than four.
 #[inline]
 pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::detected() {
+        return avx512::tab_masks(line, each);
+    }
     #[cfg(target_arch = "x86_64")]
     if avx2::detected() {
         return avx2::tab_masks(line, each);
@@ -117,6 +121,49 @@ mod avx2 {
     }
 }
 
+/// Tabs with AVX-512 (BW): a 64-byte block is one load and one comparison straight into a bit mask,
+/// where AVX2 takes two of each and a shift. 3% less wall time on one thread on the realistic corpus
+/// (`perf stat`, three alternating pairs), where most lines are only counted and sent on.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use std::ops::ControlFlow;
+
+    use super::BLOCK;
+
+    /// Whether the CPU has AVX-512 BW and is not one of the first AVX-512 CPUs (Skylake-SP, Cascade
+    /// Lake), whose cores lower their clock for 512-bit instructions: those lack VBMI, which every
+    /// later one (Intel from Ice Lake, AMD from Zen 4) has.
+    #[inline]
+    pub(super) fn detected() -> bool {
+        std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi")
+            && super::avx2::detected()
+    }
+
+    /// [`super::tab_masks`] compiled for AVX-512, POPCNT and BMI1 (see [`super::avx2::tab_masks`]).
+    #[inline]
+    pub(super) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+        #[target_feature(enable = "avx512bw,popcnt,bmi1")]
+        fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+            super::tab_masks_with(line, each, |block| tab_mask(block))
+        }
+        assert!(detected(), "AVX-512 code called on a CPU without AVX-512");
+        // SAFETY: the CPU has the features, as just checked.
+        unsafe { run(line, each) }
+    }
+
+    /// Bit `i` is set when `block[i]` is a tab.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn tab_mask(block: &[u8; BLOCK]) -> u64 {
+        use std::arch::x86_64::{__m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
+        // SAFETY: the unaligned load reads the 64 bytes of the array.
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(b'\t' as i8))
+    }
+}
+
 /// Bit `i` is set when `block[i]` ends a run of plain JSON string bytes: a quote, a backslash or a
 /// control character (below 0x20), which a JSON string may not hold unescaped.
 #[cfg(target_arch = "x86_64")]
@@ -166,6 +213,13 @@ mod tests {
             if avx2::detected() {
                 let _ = avx2::tab_masks(&block, |_, mask| {
                     assert_eq!(mask, tabs, "AVX2 {block:?}");
+                    ControlFlow::Continue(())
+                });
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx512::detected() {
+                let _ = avx512::tab_masks(&block, |_, mask| {
+                    assert_eq!(mask, tabs, "AVX-512 {block:?}");
                     ControlFlow::Continue(())
                 });
             }
