@@ -132,7 +132,15 @@ impl<'a> Event<'a> {
         if raw.is_empty() {
             return Ok(None);
         }
-        std::str::from_utf8(raw).map(Some).map_err(|e| EventError::InvalidUtf8 { field, offset: e.valid_up_to() })
+        // Every kept event's ~1.4 KB of entity JSON is checked here; simdutf8 checks 32 or 64 bytes at a
+        // time (2-3% less wall time on uniform, one thread). Its error does not say where, so std's
+        // check, which does, runs only when it fails.
+        match simdutf8::basic::from_utf8(raw) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => std::str::from_utf8(raw)
+                .map(Some)
+                .map_err(|e| EventError::InvalidUtf8 { field, offset: e.valid_up_to() }),
+        }
     }
 
     /// A timestamp field, `None` when it is empty.
