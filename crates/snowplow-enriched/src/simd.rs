@@ -122,7 +122,7 @@ mod avx2 {
 }
 
 /// Tabs with AVX-512 (BW): a 64-byte block is one load and one comparison straight into a bit mask,
-/// where AVX2 takes two of each and a shift. 3% less wall time on one thread on the realistic corpus
+/// where AVX2 takes two of each and a shift. 2-3% less wall time on one thread on the realistic corpus
 /// (`perf stat`, three alternating pairs), where most lines are only counted and sent on.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
