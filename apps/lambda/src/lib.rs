@@ -35,9 +35,9 @@ use flavours as _;
 /// a second validating pass over all of it, and the event types of `aws_lambda_events` would allocate a
 /// dozen strings per record. Records and their Kinesis data are read by hand-written readers whose keys
 /// are bytes (see [`KeyIn`]). Asking the runtime for the raw text instead, to read it with serde_json
-/// directly out of `serde_path_to_error`'s reach, measured slower (6.6 against 6.2 ms per batch):
-/// serde_json's validating pass over a `RawValue` checks strings eight bytes at a time and then the
-/// whole text for UTF-8.
+/// directly out of `serde_path_to_error`'s reach, measured within 3% of the derived readers these
+/// replaced, where bytes for keys saved 5%: serde_json's validating pass over a `RawValue` checks
+/// strings eight bytes at a time and then the whole text for UTF-8.
 #[derive(Debug)]
 pub struct Payload {
     records: Option<Vec<StreamRecord>>,
