@@ -259,7 +259,7 @@ pub(crate) fn for_each_event(
             if let Some(bar) = bar
                 && events.is_multiple_of(4096)
             {
-                bar.set_position(counter.0.load(Ordering::Relaxed));
+                bar.set_position(counter.get());
                 let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{events} events ({rate:.0}/s)"));
             }
