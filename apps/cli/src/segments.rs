@@ -217,7 +217,6 @@ pub(crate) struct Chunks<'a> {
     carry: Vec<u8>,
     /// A read error, reported once the whole lines read before it are mapped.
     pending: Option<anyhow::Error>,
-    failed: bool,
 }
 
 impl<'a> Chunks<'a> {
@@ -233,7 +232,6 @@ impl<'a> Chunks<'a> {
             reader: None,
             carry: Vec::new(),
             pending: None,
-            failed: false,
         }
     }
 
@@ -245,14 +243,15 @@ impl<'a> Chunks<'a> {
     /// Reads the next chunk into `buf`; `None` after the last input, or after an error. Exactly the
     /// lines, and the verdicts, that reading the inputs line by line gives.
     pub(crate) fn next(&mut self, buf: &mut Vec<u8>) -> Option<anyhow::Result<Chunk>> {
-        if self.failed {
-            return None;
-        }
         let chunk = match self.pending.take() {
             Some(error) => Some(Err(error)),
             None => self.read(buf).transpose(),
         };
-        self.failed = matches!(chunk, Some(Err(_)));
+        if let Some(Err(_)) = chunk {
+            // Nothing is read after an error: the inputs count as all read.
+            (self.input, self.reader) = (self.names.len(), None);
+            self.carry.clear();
+        }
         chunk
     }
 
