@@ -11,6 +11,7 @@ pub mod dead_letters;
 mod emf;
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use anyhow::Context as _;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
@@ -53,20 +54,15 @@ impl<'de> serde::Deserialize<'de> for Payload {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Payload, M::Error> {
-                let mut payload = Payload { records: None, others: Map::new() };
-                let mut seen_records = false;
+                let (mut records, mut others) = (None, Map::new());
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "Records" {
-                        if seen_records {
-                            return Err(serde::de::Error::duplicate_field("Records"));
-                        }
-                        seen_records = true;
-                        payload.records = map.next_value()?;
+                        once(&mut map, &mut records, "Records", PhantomData)?;
                     } else {
-                        payload.others.insert(key, map.next_value()?);
+                        others.insert(key, map.next_value()?);
                     }
                 }
-                Ok(payload)
+                Ok(Payload { records: records.flatten(), others })
             }
         }
         deserializer.deserialize_map(Fields)
@@ -105,10 +101,10 @@ impl<'de> serde::Deserialize<'de> for StreamRecord {
                 let (mut event_source, mut kinesis, mut message_id, mut body) = (None, None, None, None);
                 while let Some(key) = map.next_key_seed(KeyIn(KEYS))? {
                     match key {
-                        Some(0 | 1) => once(&mut map, &mut event_source, KEYS[0])?,
-                        Some(2) => once(&mut map, &mut kinesis, KEYS[2])?,
-                        Some(3) => once(&mut map, &mut message_id, KEYS[3])?,
-                        Some(_) => once(&mut map, &mut body, KEYS[4])?,
+                        Some(0 | 1) => once(&mut map, &mut event_source, KEYS[0], PhantomData)?,
+                        Some(2) => once(&mut map, &mut kinesis, KEYS[2], PhantomData)?,
+                        Some(3) => once(&mut map, &mut message_id, KEYS[3], PhantomData)?,
+                        Some(_) => once(&mut map, &mut body, KEYS[4], PhantomData)?,
                         None => drop(map.next_value::<serde::de::IgnoredAny>()?),
                     }
                 }
@@ -146,13 +142,8 @@ impl<'de> serde::Deserialize<'de> for KinesisData {
                 let (mut sequence_number, mut data) = (None, None);
                 while let Some(key) = map.next_key_seed(KeyIn(KEYS))? {
                     match key {
-                        Some(0) => once(&mut map, &mut sequence_number, KEYS[0])?,
-                        Some(_) => {
-                            if data.is_some() {
-                                return Err(M::Error::duplicate_field(KEYS[1]));
-                            }
-                            data = Some(map.next_value_seed(Base64)?);
-                        }
+                        Some(0) => once(&mut map, &mut sequence_number, KEYS[0], PhantomData)?,
+                        Some(_) => once(&mut map, &mut data, KEYS[1], Base64)?,
                         None => drop(map.next_value::<serde::de::IgnoredAny>()?),
                     }
                 }
@@ -192,17 +183,17 @@ impl serde::de::Visitor<'_> for KeyIn {
     }
 }
 
-/// Reads the value of a key that may be given once, as serde's derived readers do (for an `Option`,
-/// `null` is `None`).
-fn once<'de, M, T>(map: &mut M, slot: &mut Option<T>, key: &'static str) -> Result<(), M::Error>
+/// Reads the value of a key that may be given once, as serde's derived readers do, with `seed`
+/// (`PhantomData` for the type's own reader, under which `null` is `None` for an `Option`).
+fn once<'de, M, S>(map: &mut M, slot: &mut Option<S::Value>, key: &'static str, seed: S) -> Result<(), M::Error>
 where
     M: serde::de::MapAccess<'de>,
-    T: serde::Deserialize<'de>,
+    S: serde::de::DeserializeSeed<'de>,
 {
     if slot.is_some() {
         return Err(serde::de::Error::duplicate_field(key));
     }
-    *slot = Some(map.next_value()?);
+    *slot = Some(map.next_value_seed(seed)?);
     Ok(())
 }
 
