@@ -44,12 +44,12 @@ pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
 #[inline]
 pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
     #[cfg(target_arch = "x86_64")]
-    if avx512::detected() {
-        return avx512::tab_masks(line, each);
+    if let Some(cpu) = avx512::detect() {
+        return avx512::tab_masks(cpu, line, each);
     }
     #[cfg(target_arch = "x86_64")]
-    if avx2::detected() {
-        return avx2::tab_masks(line, each);
+    if let Some(cpu) = avx2::detect() {
+        return avx2::tab_masks(cpu, line, each);
     }
     tab_masks_with(line, each, tab_mask)
 }
@@ -82,25 +82,29 @@ mod avx2 {
 
     use super::BLOCK;
 
-    /// Whether the CPU has AVX2, and POPCNT and BMI1 beside it (every AVX2 CPU does): the loops over the
-    /// masks count and take bits, which the x86_64 baseline does in a dozen instructions each.
+    /// Proof that the CPU has AVX2, and POPCNT and BMI1 beside it (every AVX2 CPU does): the loops over
+    /// the masks count and take bits, which the x86_64 baseline does in a dozen instructions each. Only
+    /// [`detect`] makes one, so the code that needs the features checks nothing again.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2(());
+
     #[inline]
-    pub(super) fn detected() -> bool {
-        std::is_x86_feature_detected!("avx2")
+    pub(super) fn detect() -> Option<Avx2> {
+        let found = std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("popcnt")
-            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi1");
+        found.then_some(Avx2(()))
     }
 
     /// [`super::tab_masks`] compiled for AVX2, POPCNT and BMI1, so that the block masks inline into the
     /// loop, and the caller's use of each mask with them.
     #[inline]
-    pub(super) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    pub(super) fn tab_masks(_: Avx2, line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
             super::tab_masks_with(line, each, |block| tab_mask(block))
         }
-        assert!(detected(), "AVX2 code called on a CPU without AVX2");
-        // SAFETY: the CPU has the features, as just checked.
+        // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(line, each) }
     }
 
@@ -131,25 +135,32 @@ mod avx512 {
 
     use super::BLOCK;
 
-    /// Whether the CPU has AVX-512 BW and is not one of the first AVX-512 CPUs (Skylake-SP, Cascade
-    /// Lake), whose cores lower their clock for 512-bit instructions: those lack VBMI, which every
-    /// later one (Intel from Ice Lake, AMD from Zen 4) has.
+    /// Proof that the CPU has AVX-512 BW, POPCNT and BMI1 (see [`super::avx2::Avx2`]), and is not one
+    /// of the first AVX-512 CPUs (Skylake-SP, Cascade Lake), whose cores lower their clock for 512-bit
+    /// instructions: those lack VBMI, which every later one (Intel from Ice Lake, AMD from Zen 4) has.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(());
+
     #[inline]
-    pub(super) fn detected() -> bool {
-        std::is_x86_feature_detected!("avx512bw")
+    pub(super) fn detect() -> Option<Avx512> {
+        let found = std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512vbmi")
-            && super::avx2::detected()
+            && super::avx2::detect().is_some();
+        found.then_some(Avx512(()))
     }
 
     /// [`super::tab_masks`] compiled for AVX-512, POPCNT and BMI1 (see [`super::avx2::tab_masks`]).
     #[inline]
-    pub(super) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    pub(super) fn tab_masks(
+        _: Avx512,
+        line: &[u8],
+        each: impl FnMut(usize, u64) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         #[target_feature(enable = "avx512bw,popcnt,bmi1")]
         fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
             super::tab_masks_with(line, each, |block| tab_mask(block))
         }
-        assert!(detected(), "AVX-512 code called on a CPU without AVX-512");
-        // SAFETY: the CPU has the features, as just checked.
+        // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(line, each) }
     }
 
@@ -210,15 +221,15 @@ mod tests {
             let tabs = block.iter().enumerate().fold(0u64, |m, (i, &b)| m | u64::from(b == b'\t') << i);
             assert_eq!(tab_mask(&block), tabs);
             #[cfg(target_arch = "x86_64")]
-            if avx2::detected() {
-                let _ = avx2::tab_masks(&block, |_, mask| {
+            if let Some(cpu) = avx2::detect() {
+                let _ = avx2::tab_masks(cpu, &block, |_, mask| {
                     assert_eq!(mask, tabs, "AVX2 {block:?}");
                     ControlFlow::Continue(())
                 });
             }
             #[cfg(target_arch = "x86_64")]
-            if avx512::detected() {
-                let _ = avx512::tab_masks(&block, |_, mask| {
+            if let Some(cpu) = avx512::detect() {
+                let _ = avx512::tab_masks(cpu, &block, |_, mask| {
                     assert_eq!(mask, tabs, "AVX-512 {block:?}");
                     ControlFlow::Continue(())
                 });
