@@ -70,11 +70,23 @@ impl RateLimiter {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            let slot = next.get(key).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(key.to_owned(), slot + self.interval);
-            slot
+            match next.get_mut(key) {
+                Some(free) => {
+                    let slot = (*free).max(now);
+                    *free = slot + self.interval;
+                    slot
+                }
+                None => {
+                    next.insert(key.to_owned(), now + self.interval);
+                    now
+                }
+            }
         };
-        tokio::time::sleep_until(slot).await;
+        // tokio's timer rounds every sleep up to its next millisecond, one already due included: a call
+        // whose slot has come goes at once instead.
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot).await;
+        }
     }
 }
 
