@@ -67,10 +67,10 @@ struct RateLimiter {
 
 impl RateLimiter {
     async fn acquire(&self, key: &str) {
-        let slot = {
+        let wait_until = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            match next.get_mut(key) {
+            let slot = match next.get_mut(key) {
                 Some(free) => {
                     let slot = (*free).max(now);
                     *free = slot + self.interval;
@@ -80,11 +80,12 @@ impl RateLimiter {
                     next.insert(key.to_owned(), now + self.interval);
                     now
                 }
-            }
+            };
+            // tokio's timer rounds every sleep up to its next millisecond, one already due included: a
+            // call whose slot has come goes at once instead.
+            (slot > now).then_some(slot)
         };
-        // tokio's timer rounds every sleep up to its next millisecond, one already due included: a call
-        // whose slot has come goes at once instead.
-        if slot > Instant::now() {
+        if let Some(slot) = wait_until {
             tokio::time::sleep_until(slot).await;
         }
     }
