@@ -38,9 +38,17 @@ impl Output {
     }
 
     pub(crate) fn interaction(&mut self, interaction: &interactions::Interaction) -> anyhow::Result<()> {
+        self.render(|line| interaction.write_json_line(line))
+    }
+
+    /// Writes what `render` puts in the line buffer, if anything, and hands back what it returns.
+    pub(crate) fn render<R>(&mut self, render: impl FnOnce(&mut Vec<u8>) -> R) -> anyhow::Result<R> {
         self.line.clear();
-        interaction.write_json_line(&mut self.line);
-        self.writer.write_all(&self.line).context("cannot write output")
+        let result = render(&mut self.line);
+        if !self.line.is_empty() {
+            self.writer.write_all(&self.line).context("cannot write output")?;
+        }
+        Ok(result)
     }
 
     /// Bytes already rendered as JSON lines.

@@ -172,22 +172,19 @@ struct Handling<'r> {
     tally: Tally,
     /// Events handled since the last checkpoint.
     since_checkpoint: u64,
-    /// Interactions rendered by [`render_unordered`], on their way to the output.
-    rendered: Vec<u8>,
 }
 
 /// Handles an outcome where order does not matter (see [`Handling::renders_anywhere`]), as any thread
-/// may: an interaction's JSON line goes to `rendered`, and every outcome but a bad one is counted. A
-/// bad outcome is handed back, for its row to be written in input order.
-fn render_unordered(outcome: Outcome, rendered: &mut Vec<u8>, tally: &mut Tally) -> Option<Outcome> {
-    if let Outcome::Bad { .. } = outcome {
-        return Some(outcome);
+/// may: an interaction's JSON line goes to `rendered`, and every outcome but a bad one is counted.
+/// Whether it was handled: a bad outcome is not, for its row to be written in input order.
+fn render_unordered(outcome: &Outcome, rendered: &mut Vec<u8>, tally: &mut Tally) -> bool {
+    match outcome {
+        Outcome::Bad { .. } => return false,
+        Outcome::Interaction { interaction, .. } => interaction.write_json_line(rendered),
+        Outcome::Filtered | Outcome::Skipped { .. } => {}
     }
-    if let Outcome::Interaction { interaction, .. } = &outcome {
-        interaction.write_json_line(rendered);
-    }
-    tally.record(&outcome);
-    None
+    tally.record(outcome);
+    true
 }
 
 impl Handling<'_> {
@@ -235,23 +232,16 @@ impl Handling<'_> {
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
-        let mut outcome = match outcome {
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(unreadable) => {
                 self.tally.record_unreadable();
                 return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
             }
         };
-        if self.renders_anywhere() {
-            // As the mapping threads do (`parallel::Outcomes::push`), with the threads or without.
-            match render_unordered(outcome, &mut self.rendered, &mut self.tally) {
-                Some(bad) => outcome = bad,
-                None => {
-                    out.raw(&self.rendered)?;
-                    self.rendered.clear();
-                    return Ok(());
-                }
-            }
+        // As the mapping threads do (`parallel::Outcomes::push`), with the threads or without.
+        if self.renders_anywhere() && out.render(|line| render_unordered(&outcome, line, &mut self.tally))? {
+            return Ok(());
         }
         self.tally.record(&outcome);
         if self.options.outcomes {
@@ -277,7 +267,7 @@ pub(crate) fn run(
     out: &mut Output,
     bad_rows: &mut BadRows,
 ) -> anyhow::Result<(Tally, Option<MetricsSnapshot>)> {
-    let mut handling = Handling { options, target, tally: Tally::default(), since_checkpoint: 0, rendered: Vec::new() };
+    let mut handling = Handling { options, target, tally: Tally::default(), since_checkpoint: 0 };
     let done = |input, line| options.done(input, line);
     if options.threads <= 1 {
         for_each_event(&options.inputs, options.reading, options.progress.as_ref(), done, |place, event| {
@@ -376,12 +366,9 @@ mod parallel {
             let outcome = event.map(|bytes| pipeline.process(bytes));
             let index = self.events;
             self.events += 1;
-            let outcome = match outcome {
-                Ok(outcome) if self.render => render_unordered(outcome, &mut self.rendered, &mut self.tally).map(Ok),
-                outcome => Some(outcome),
-            };
-            if let Some(outcome) = outcome {
-                self.outcomes.push((index, outcome));
+            match outcome {
+                Ok(outcome) if self.render && render_unordered(&outcome, &mut self.rendered, &mut self.tally) => {}
+                outcome => self.outcomes.push((index, outcome)),
             }
         }
 
