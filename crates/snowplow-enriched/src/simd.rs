@@ -39,19 +39,40 @@ pub(crate) fn tab_mask(block: &[u8; BLOCK]) -> u64 {
 
 /// Calls `each` with the offset and tab mask of every 64-byte block of `line` in order (the last block
 /// padded with zeros, which are not tabs) until it breaks. Every line is passed over this way once or
-/// twice, so where the CPU has AVX-512 or AVX2 (checked at run time, once per line) a block is one or
-/// two comparisons rather than four.
+/// twice, so where the CPU has AVX-512 or AVX2 (found once, see [`Kernel`]) a block is one or two
+/// comparisons rather than four.
 #[inline]
 pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
     #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = avx512::detect() {
-        return avx512::tab_masks(cpu, line, each);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = avx2::detect() {
-        return avx2::tab_masks(cpu, line, each);
+    match Kernel::get() {
+        Kernel::Avx512(cpu) => return avx512::tab_masks(cpu, line, each),
+        Kernel::Avx2(cpu) => return avx2::tab_masks(cpu, line, each),
+        Kernel::Baseline => {}
     }
     tab_masks_with(line, each, tab_mask)
+}
+
+/// The tab masks this CPU computes best. Asking the CPU's features on every call was five lookups a
+/// line, one or two lines at a time, where this is one load.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Kernel {
+    Avx512(avx512::Avx512),
+    Avx2(avx2::Avx2),
+    Baseline,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Kernel {
+    #[inline]
+    fn get() -> Kernel {
+        static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *KERNEL.get_or_init(|| match (avx512::detect(), avx2::detect()) {
+            (Some(cpu), _) => Kernel::Avx512(cpu),
+            (None, Some(cpu)) => Kernel::Avx2(cpu),
+            (None, None) => Kernel::Baseline,
+        })
+    }
 }
 
 /// [`tab_masks`] with the block mask `mask`.
