@@ -70,8 +70,9 @@ impl Batcher {
     }
 
     fn take(&mut self, seq: u64) -> PutEventsRequest {
-        let ((tracking_id, session_id, user_id), event_list) = self.groups.remove(&seq).unwrap_or_default();
-        self.index.remove(&(tracking_id.clone(), session_id.clone(), user_id.clone()));
+        let (key, event_list) = self.groups.remove(&seq).unwrap_or_default();
+        self.index.remove(&key);
+        let (tracking_id, session_id, user_id) = key;
         self.pending -= event_list.len();
         PutEventsRequest { tracking_id, session_id, user_id, event_list }
     }
