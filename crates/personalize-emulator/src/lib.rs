@@ -13,7 +13,8 @@
 //! and rejection of chosen items (400 `InvalidInputException`), to test senders against the failures
 //! they meet in production. Authentication is not checked: any SigV4 signature is welcome.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -29,6 +30,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Rates (0.0 to 1.0) of injected faults, drawn independently per request.
+///
+/// A request's draws depend on the seed, on the request itself (path and body) and on how many times
+/// the same request came before, never on the order in which concurrent requests arrive. So a test
+/// that sends from many tasks meets the same faults on every run, and a retry (the same request
+/// again) draws afresh.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Answer 429 `ThrottlingException`.
@@ -102,7 +108,8 @@ struct State {
     config: Config,
     /// The faults in force; tests change them while the server runs.
     faults: Mutex<Faults>,
-    rng: Mutex<u64>,
+    /// How many times each request (by [`request_key`]) has been seen, for its draws.
+    times: Mutex<HashMap<u64, u64>>,
     accepted: Mutex<Vec<Accepted>>,
     seen: Mutex<HashSet<(String, String)>>,
     stats: Mutex<Stats>,
@@ -116,18 +123,43 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    /// A uniform draw in [0, 1) from the seeded generator (SplitMix64).
-    fn draw(&self) -> f64 {
-        let mut s = lock(&self.rng);
-        *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *s;
+    /// The draws of a request, given its [`request_key`]: the n-th time a request is seen starts the
+    /// n-th stream of that request under the seed.
+    fn draws(&self, key: u64) -> Draws {
+        let times = {
+            let mut seen = lock(&self.times);
+            let times = seen.entry(key).or_default();
+            *times += 1;
+            *times
+        };
+        let mut hasher = DefaultHasher::new();
+        (self.config.seed, key, times).hash(&mut hasher);
+        Draws(hasher.finish())
+    }
+}
+
+/// What identifies a request for its fault draws. A body too large to read counts as empty.
+fn request_key(path: &str, body: Option<&Bytes>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (path, body.map(|b| &b[..])).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One request's stream of uniform draws (SplitMix64).
+struct Draws(u64);
+
+impl Draws {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        z ^ (z >> 31)
     }
 
-    fn hit(&self, rate: f64) -> bool {
-        rate > 0.0 && self.draw() < rate
+    /// Whether a fault of this rate strikes, from a uniform draw in [0, 1).
+    fn hit(&mut self, rate: f64) -> bool {
+        rate > 0.0 && ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < rate
     }
 }
 
@@ -160,7 +192,7 @@ impl Emulator {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
-            rng: Mutex::new(config.seed),
+            times: Mutex::new(HashMap::new()),
             faults: Mutex::new(config.faults.clone()),
             config,
             accepted: Mutex::new(Vec::new()),
@@ -265,15 +297,19 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let faults = lock(&state.faults).clone();
     let faults = &faults;
     lock(&state.stats).calls += 1;
-    if state.hit(faults.drop_before) {
+    // The body is read before any fault is drawn, because the draws are keyed by the request.
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, state.config.max_body_bytes).collect().await.map(|body| body.to_bytes());
+    let mut draws = state.draws(request_key(parts.uri.path(), body.as_ref().ok()));
+    if draws.hit(faults.drop_before) {
         lock(&state.stats).dropped_before += 1;
         return Err(Dropped);
     }
-    if state.hit(faults.throttle) {
+    if draws.hit(faults.throttle) {
         lock(&state.stats).throttled += 1;
         return Ok(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
     }
-    if state.hit(faults.server_error) {
+    if draws.hit(faults.server_error) {
         lock(&state.stats).server_errors += 1;
         return Ok(error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -281,29 +317,21 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
             "We encountered an internal error. Please try again.",
         ));
     }
-    if state.hit(faults.slow) {
+    if draws.hit(faults.slow) {
         lock(&state.stats).slow += 1;
         tokio::time::sleep(faults.slow_for).await;
     }
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, state.config.max_body_bytes).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => {
-            return Ok(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                "Request body too large",
-            ));
-        }
+    let Ok(body) = body else {
+        return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException", "Request body too large"));
     };
     let response = match (parts.method, parts.uri.path()) {
         (Method::POST, "/events") => put_events(&state, &body, faults.reject_item_prefix.as_deref()),
         (Method::POST, "/items") => put_list(&state, &body, "items", "itemId"),
         (Method::POST, "/users") => put_list(&state, &body, "users", "userId"),
-        (Method::POST, "/recommendations") => recommendations(&state, &body),
+        (Method::POST, "/recommendations") => recommendations(&state, &body, draws.next_u64()),
         _ => error(StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation"),
     };
-    if response.status() == StatusCode::OK && state.hit(faults.drop_after) {
+    if response.status() == StatusCode::OK && draws.hit(faults.drop_after) {
         lock(&state.stats).dropped_after += 1;
         return Err(Dropped);
     }
@@ -432,8 +460,9 @@ fn put_list(state: &State, body: &Bytes, list: &str, id: &str) -> Response<Full<
 }
 
 /// `GetRecommendations`: the most popular items among the events accepted so far, with a fresh
-/// recommendation id (at most 40 characters, as `PutEvents` requires when it comes back on a click).
-fn recommendations(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
+/// recommendation id (at most 40 characters, as `PutEvents` requires when it comes back on a click),
+/// made of a serial number and the request's `draw`.
+fn recommendations(state: &State, body: &Bytes, draw: u64) -> Response<Full<Bytes>> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Malformed JSON: {e}")),
@@ -450,7 +479,7 @@ fn recommendations(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
         );
     }
     let wanted = value.get("numResults").and_then(serde_json::Value::as_u64).unwrap_or(25).clamp(1, 500) as usize;
-    let mut popularity: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut popularity: HashMap<String, u64> = HashMap::new();
     for accepted in lock(&state.accepted).iter() {
         if let Some(item) = &accepted.event.item_id {
             *popularity.entry(item.clone()).or_default() += 1;
@@ -469,7 +498,7 @@ fn recommendations(state: &State, body: &Bytes) -> Response<Full<Bytes>> {
         stats.recommendations += 1;
         stats.recommendations
     };
-    let id = format!("RID-{serial:08x}-{:016x}", (state.draw() * u64::MAX as f64) as u64);
+    let id = format!("RID-{serial:08x}-{draw:016x}");
     let body = serde_json::json!({ "itemList": items, "recommendationId": id }).to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     if let Ok(value) = "application/json".parse() {

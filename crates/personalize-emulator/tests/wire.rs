@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly on broken fixtures.
 
-use personalize_emulator::{Config, Emulator};
+use personalize_emulator::{Config, Emulator, Faults};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -101,6 +101,39 @@ async fn enforces_every_documented_limit() {
     }
     assert!(emulator.accepted().is_empty());
     assert_eq!(emulator.stats().invalid_calls, 16);
+}
+
+/// Which requests meet a fault depends on the seed and on the requests, not on the order they come in
+/// (concurrent senders reorder them from run to run), and the same request sent again draws afresh.
+#[tokio::test]
+async fn fault_draws_follow_the_request_not_its_arrival() {
+    let throttled = |seed: u64, order: Vec<usize>| async move {
+        let faults = Faults { throttle: 0.5, ..Faults::default() };
+        let emulator = Emulator::start("127.0.0.1:0".parse().unwrap(), Config { faults, seed, ..Config::default() })
+            .await
+            .unwrap();
+        let mut throttled = std::collections::BTreeSet::new();
+        for i in order {
+            if post(&emulator, "/events", &put(vec![event(&i.to_string())])).await.status == 429 {
+                throttled.insert(i);
+            }
+        }
+        (emulator, throttled)
+    };
+    let (emulator, forward) = throttled(7, (0..40).collect()).await;
+    let (_, backward) = throttled(7, (0..40).rev().collect()).await;
+    let (_, other_seed) = throttled(8, (0..40).collect()).await;
+    assert!(!forward.is_empty() && forward.len() < 40, "{forward:?}");
+    assert_eq!(forward, backward);
+    assert_ne!(forward, other_seed);
+    // A throttled call, retried, gets through.
+    let again = put(vec![event(&forward.first().unwrap().to_string())]);
+    let mut attempts = 1;
+    while post(&emulator, "/events", &again).await.status == 429 {
+        attempts += 1;
+        assert!(attempts <= 40, "throttled 40 times in a row at a rate of 0.5");
+    }
+    assert_eq!(emulator.stats().accepted_events, 40 - forward.len() as u64 + 1);
 }
 
 #[tokio::test]
