@@ -36,7 +36,7 @@ pub(crate) struct EmulatorArgs {
     /// Reject calls holding an item id with this prefix (400 InvalidInputException).
     #[arg(long, value_name = "PREFIX")]
     reject_item_prefix: Option<String>,
-    /// Seed of the fault draws.
+    /// Seed of the fault draws, which follow it and each request, not the order requests arrive in.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
