@@ -9,6 +9,7 @@
 //!
 //! This crate knows nothing of AWS, of I/O, or of any particular flavour.
 
+mod filter;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

@@ -9,9 +9,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use regex::bytes::Regex;
 use snowplow_enriched::{Event, EventError, Field, Loose, SchemaKey};
 
+use crate::filter::Filter;
 use crate::model::{Draft, Interaction, Mapped};
 use crate::registry::{MapContext, MapFn, Registry};
 use crate::settings::{EventTypeNames, FilterAction, Settings, SettingsError};
@@ -69,13 +69,14 @@ struct Route {
 }
 
 /// Everything needed to turn lines into outcomes: built once from settings, then shared by every
-/// invocation. Threads that map many lines at once should each take a clone: the filter regex keeps
-/// its matching caches in a pool that threads other than its first user reach through a lock, and a
-/// clone has a pool of its own (the compiled regex and the flavour settings are shared).
+/// invocation. Threads that map many lines at once should each take a clone: a filter regex (a
+/// pattern other than a short list of names) keeps its matching caches in a pool that threads other
+/// than its first user reach through a lock, and a clone has a pool of its own (the compiled regex and
+/// the flavour settings are shared).
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     filter_field: Field,
-    filter: Regex,
+    filter: Filter,
     keep_matches: bool,
     event_types: EventTypeNames,
     /// Sorted by event name.
@@ -91,7 +92,7 @@ impl Pipeline {
     pub fn with_registry(registry: &Registry, settings: &Settings) -> Result<Pipeline, SettingsError> {
         let filter_field = Field::from_name(&settings.filter.field)
             .ok_or_else(|| SettingsError::FilterField(settings.filter.field.clone()))?;
-        let filter = Regex::new(&settings.filter.regex)
+        let filter = Filter::new(&settings.filter.regex)
             .map_err(|e| SettingsError::Regex { regex: settings.filter.regex.clone(), source: Box::new(e) })?;
         settings.event_types.validate()?;
         if let Some(unknown) = settings.flavours.keys().find(|k| !registry.flavours().iter().any(|f| f.name == *k)) {
