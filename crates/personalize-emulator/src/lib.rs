@@ -132,9 +132,7 @@ impl State {
             *times += 1;
             *times
         };
-        let mut hasher = DefaultHasher::new();
-        (self.config.seed, key, times).hash(&mut hasher);
-        Draws(hasher.finish())
+        Draws { stream: (self.config.seed, key, times), drawn: 0 }
     }
 }
 
@@ -145,16 +143,19 @@ fn request_key(path: &str, body: Option<&Bytes>) -> u64 {
     hasher.finish()
 }
 
-/// One request's stream of uniform draws (SplitMix64).
-struct Draws(u64);
+/// One request's stream of uniform draws: the i-th is the std hasher's over the stream and i, the
+/// same hasher that keys the requests, so no generator of its own is needed.
+struct Draws {
+    stream: (u64, u64, u64),
+    drawn: u64,
+}
 
 impl Draws {
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.drawn += 1;
+        let mut hasher = DefaultHasher::new();
+        (self.stream, self.drawn).hash(&mut hasher);
+        hasher.finish()
     }
 
     /// Whether a fault of this rate strikes, from a uniform draw in [0, 1).
