@@ -287,8 +287,7 @@ async fn mixed_plain_and_compressed_records() {
 /// over again, as Lambda does, until none is. Every event arrives, each eventId is accepted once, and
 /// the resends the emulator saw again are recognised by their ids.
 /// The emulator draws faults by request, not by order of arrival, so this batch meets the same faults
-/// on every run; it used to be drawn anew, and one CI run in many saw every call through within its
-/// attempts, leaving nothing to hand over again.
+/// on every run, and whether some records come back to be handed over again is never left to chance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kinesis_batches_lose_nothing_under_faults() {
     use base64::Engine as _;
