@@ -10,6 +10,8 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use snowplow_enriched::{Compression, RecordEvents, RecordLimits};
 
+use crate::mapped::MappedReader;
+
 /// One input as the user named it.
 pub(crate) struct Input {
     /// `-` for stdin, otherwise the path as given; bad rows name it.
@@ -25,6 +27,10 @@ impl ByteCounter {
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
 }
 
 struct Counted<R> {
@@ -35,7 +41,7 @@ struct Counted<R> {
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.counter.0.fetch_add(n as u64, Ordering::Relaxed);
+        self.counter.add(n as u64);
         Ok(n)
     }
 }
@@ -48,8 +54,8 @@ pub(crate) const DEMO_INPUT: &str = "demo:events.tsv";
 /// `fixtures/demo/events.tsv`, built in so that `snowplow-personalize demo` runs from anywhere.
 const DEMO_EVENTS: &[u8] = include_bytes!("../../../fixtures/demo/events.tsv");
 
-/// Opens an input; `.gz` and `.zst` files are decompressed as they are read. `demo:` names the demo
-/// events built into the binary.
+/// Opens an input; `.gz` and `.zst` files are decompressed as they are read, plain files mapped.
+/// `demo:` names the demo events built into the binary.
 pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
     if name == DEMO_INPUT {
         return Ok(Input { name: name.to_owned(), reader: Box::new(DEMO_EVENTS) });
@@ -57,7 +63,15 @@ pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
     if name == "-" {
         return Ok(Input { name: name.to_owned(), reader: Box::new(BufReader::with_capacity(BUFFER, io::stdin())) });
     }
-    let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
+    let mut file = File::open(name).with_context(|| format!("cannot open {name}"))?;
+    if compression(name).is_none() && file.metadata().is_ok_and(|m| m.is_file()) {
+        // A plain file is mapped rather than copied into a buffer (see `mapped`); one that cannot be
+        // mapped is read.
+        match MappedReader::new(file, counter.clone()) {
+            Ok(mapped) => return Ok(Input { name: name.to_owned(), reader: Box::new(mapped) }),
+            Err(unmapped) => file = unmapped,
+        }
+    }
     let counted = Counted { inner: file, counter: counter.clone() };
     let reader: Box<dyn BufRead + Send> = match compression(name) {
         Some("gz") => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(counted))),

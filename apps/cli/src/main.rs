@@ -27,6 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod checkpoint;
 mod emulator;
 mod input;
+mod mapped;
 mod output;
 mod run;
 mod segments;
