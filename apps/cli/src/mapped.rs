@@ -1,16 +1,18 @@
-//! Plain files read on one thread where the page cache holds them: mapped into memory a window at a
-//! time rather than copied into buffers. The CLI's only `unsafe` code.
+//! Plain files read where the page cache holds them: mapped into memory a window at a time rather
+//! than copied into buffers, on one thread ([`MappedReader`]) and by the threads that map segments
+//! ([`Window`]). The CLI's only `unsafe` code.
 //!
 //! `read` copies every byte from the page cache into the reader's buffer. On one thread that copy was
 //! more than a quarter of a run on the realistic corpus (the kernel's `_copy_to_iter`, `perf record -e
 //! cpu-clock`), and it is all of what `wc -l` does besides finding newlines. A mapping hands the lines
-//! to the mappers where they already are: 5 to 9% less time on one thread, on both corpora. Each
-//! window is unmapped once read, so resident memory stays a window's worth (the pages stay in the page
-//! cache, as after `read`).
+//! to the mappers where they already are: 5 to 9% less time on one thread, and 4 to 9% on two, on both
+//! corpora. Each window is unmapped once read, so resident memory stays a few windows' worth (the
+//! pages stay in the page cache, as after `read`).
 //!
-//! Threads mapping their own segments gained nothing measurable on two cores (the same CPU time, with
-//! the page faults and unmapping of every 1 MB segment in place of the copy), so segments are still
-//! read with positioned reads (see `segments`).
+//! Unmapping has a cost that reading has not: the kernel interrupts every other core running the
+//! process to drop the window's pages from its TLB. With a mapping per 1 MiB segment, that cost two
+//! threads what the copy did; with windows of four segments shared by the threads, the copy's saving
+//! shows.
 //!
 //! The price: a mapped file that someone truncates while it is read kills the process with `SIGBUS`
 //! where `read` would have ended early. Enriched files are written whole or appended to, so that is a
@@ -31,15 +33,56 @@ use crate::input::ByteCounter;
 pub(crate) const WINDOW_BYTES: usize = 4 << 20;
 
 /// `len` bytes of `file` from `offset` (any offset; the mapping starts at the page holding it), made
-/// resident at once: one call filling the window's page tables costs less than a page fault every few
-/// pages (about 1% of a one-thread run).
-fn map(file: &File, offset: u64, len: usize) -> io::Result<Mmap> {
+/// resident at once when `populate` holds.
+fn map(file: &File, offset: u64, len: usize, populate: bool) -> io::Result<Mmap> {
+    let mut options = MmapOptions::new();
+    options.offset(offset).len(len);
+    if populate {
+        options.populate();
+    }
     // SAFETY: the mapping is read-only and private, and nothing here writes to the file. Its contents
     // could still change if another process wrote the file meanwhile, as with any reader of a file
     // being written; see the module's comment for truncation.
     #[allow(unsafe_code)]
     unsafe {
-        MmapOptions::new().offset(offset).len(len).populate().map(file)
+        options.map(file)
+    }
+}
+
+/// Segments per [`Window`]: windows of 4 MiB, so that the few the threads hold at once (those of the
+/// segments in flight, at most four per thread) add a few megabytes to what is resident.
+pub(crate) const WINDOW_SEGMENTS: u64 = 4;
+
+/// Part of a plain file that the threads map the lines of its segments from (`segments::lines_in`),
+/// shared by them in an `Arc` and unmapped when the last of them is done with it. Unmapping makes the
+/// kernel interrupt every other core running the process to drop the pages from its TLB: with a
+/// mapping per 1 MiB segment that cost what the copy did, and with one window per four segments the
+/// copy's saving shows (see ARCHITECTURE.md).
+pub(crate) struct Window {
+    /// Where in the file the mapping starts.
+    pub(crate) base: u64,
+    pub(crate) map: Mmap,
+    /// Whether the mapping runs to the end of the file.
+    pub(crate) to_end: bool,
+}
+
+impl Window {
+    /// The number of the window that holds the segment starting at `start`, with segments of
+    /// `segment_bytes`.
+    pub(crate) fn number(start: u64, segment_bytes: u64) -> u64 {
+        start / (WINDOW_SEGMENTS * segment_bytes)
+    }
+
+    /// Window `number` of `file` (`len` bytes long), with segments of `segment_bytes`: from the byte
+    /// before its first segment (which says whether a line begins there) to `tail` bytes past its last
+    /// (where most lines begun in it end), or to the end of the file. Pages are mapped as the threads
+    /// touch them, so that no thread waits for a whole window.
+    pub(crate) fn new(file: &File, len: u64, number: u64, segment_bytes: u64, tail: u64) -> io::Result<Window> {
+        let first = number * WINDOW_SEGMENTS * segment_bytes;
+        let base = first.saturating_sub(1);
+        let end = (first + WINDOW_SEGMENTS * segment_bytes + tail).min(len);
+        let map = map(file, base, usize::try_from(end.saturating_sub(base)).map_err(io::Error::other)?, false)?;
+        Ok(Window { base, map, to_end: end == len })
     }
 }
 
@@ -52,7 +95,8 @@ pub(crate) struct MappedReader {
     len: u64,
     /// The next byte to hand out.
     pos: u64,
-    /// The current window and where in the file it starts.
+    /// The current window and where in the file it starts. Each is made resident at once: one call
+    /// filling its page tables costs less than a page fault every few pages (about 1% of a run).
     window: Option<(u64, Mmap)>,
     /// Bytes mapped at a time: [`WINDOW_BYTES`], but for tests.
     window_bytes: usize,
@@ -80,7 +124,7 @@ impl BufRead for MappedReader {
             self.window = None;
             let len =
                 usize::try_from(self.len - self.pos).map_or(self.window_bytes, |rest| rest.min(self.window_bytes));
-            self.window = Some((self.pos, map(&self.file, self.pos, len)?));
+            self.window = Some((self.pos, map(&self.file, self.pos, len, true)?));
             self.counter.add(len as u64);
         }
         Ok(match &self.window {

@@ -295,15 +295,19 @@ mod parallel {
     use std::collections::BTreeMap;
     use std::convert::Infallible;
     use std::fs::File;
-    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
     use anyhow::Context as _;
     use interactions::{Outcome, Pipeline, Tally};
 
     use super::{Handling, RunOptions, render_unordered};
     use crate::input::{Place, Reading, Unreadable, record_events};
+    use crate::mapped::Window;
     use crate::output::{BadRows, Output};
     use crate::segments::{self, Chunk, Chunks, Segment};
+
+    /// A segment to map, and the window it is mapped from.
+    type Job = (Segment, Option<Arc<Window>>);
 
     /// What a mapping thread made of a piece's events. Either every event's outcome, in order; or,
     /// when the mapping threads render interactions (`--to interactions`, which has no order-dependent
@@ -436,19 +440,41 @@ mod parallel {
                 let files = options
                     .inputs
                     .iter()
-                    .map(|name| File::open(name).with_context(|| format!("cannot open {name}")))
+                    .map(|name| {
+                        let file = File::open(name).with_context(|| format!("cannot open {name}"))?;
+                        let len = file.metadata().with_context(|| format!("cannot read {name}"))?.len();
+                        Ok((file, len))
+                    })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let mut unread = plan.iter().copied();
-                let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, segment: Segment| -> Mapped {
+                // Segments are mapped from windows of a few of them, each shared by the threads that
+                // map its segments (see `mapped::Window`); without a window (the file cannot be
+                // mapped), a segment is read.
+                let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, (segment, window): Job| -> Mapped {
                     let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
-                    let read = segments::lines(&files[segment.input], segment, max, buf, |line| {
-                        mapped.push_line(pipeline, line, options.reading, &mut record);
-                    });
-                    let file = &options.inputs[segment.input];
-                    read.with_context(|| format!("cannot read {file}"))?;
+                    let push =
+                        |line: Result<&[u8], u64>| mapped.push_line(pipeline, line, options.reading, &mut record);
+                    let file = &files[segment.input].0;
+                    let read = match window {
+                        Some(w) => segments::lines_in(file, &w.map, w.base, w.to_end, segment, max, push),
+                        None => segments::lines(file, segment, max, buf, push),
+                    };
+                    read.with_context(|| format!("cannot read {}", options.inputs[segment.input]))?;
                     Ok((segment.input, mapped))
                 };
-                let source = |_: &mut Vec<u8>| unread.next();
+                let mut current: Option<((usize, u64), Arc<Window>)> = None;
+                let source = |_: &mut Vec<u8>| {
+                    let segment = unread.next()?;
+                    let number = (segment.input, Window::number(segment.start, segments::SEGMENT_BYTES));
+                    if current.as_ref().is_none_or(|(at, _)| *at != number) {
+                        let (file, len) = &files[segment.input];
+                        let tail = segments::CONTINUATION_BYTES as u64;
+                        current = Window::new(file, *len, number.1, segments::SEGMENT_BYTES, tail)
+                            .ok()
+                            .map(|window| (number, Arc::new(window)));
+                    }
+                    Some((segment, current.as_ref().map(|(_, window)| Arc::clone(window))))
+                };
                 // Jobs are the plan's segments, in order.
                 let mut bytes = 0;
                 in_order(options.threads, pipeline, source, map, |index, mapped| {

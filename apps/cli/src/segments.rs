@@ -2,8 +2,9 @@
 //! ([`Segment`]), streams into chunks of whole lines ([`Chunks`]).
 //!
 //! With one thread reading for all, that thread is the limit on two cores: it copies every line once
-//! more than mapping needs. A segment is read by the thread that maps it, with positioned reads on its
-//! own buffer, so reading is spread over the threads as well. Each line belongs to the segment its
+//! more than mapping needs. A segment's lines are taken by the thread that maps it, from a mapped
+//! window of the file ([`lines_in`], see `mapped::Window`), or read with positioned reads into its own
+//! buffer ([`lines`]) where the file cannot be mapped, so reading is spread over the threads as well. Each line belongs to the segment its
 //! first byte lies in, which a thread can tell from the byte before the segment; lines are numbered
 //! within their segment, and the ordered side adds the lines of the segments before. A stream can
 //! only be read in order, so the threads take turns: whichever is free reads the next chunk into its
@@ -21,7 +22,7 @@ use crate::input::{ByteCounter, Input, Line, read_line};
 pub(crate) const SEGMENT_BYTES: u64 = 1 << 20;
 
 /// Bytes read at a time past a segment's end, for a line that began in it.
-const CONTINUATION_BYTES: usize = 64 * 1024;
+pub(crate) const CONTINUATION_BYTES: usize = 64 * 1024;
 
 /// One segment of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,10 +151,67 @@ pub(crate) fn lines(
         line(&data[pos..]);
         return Ok(());
     }
-    // The segment's last line goes on past its end: read on to its newline (or the end of the source),
-    // keeping no more of it than the limit allows.
-    let mut offset = from + got as u64;
-    let mut tail = data[pos..].to_vec();
+    // The segment's last line goes on past its end.
+    let (tail, length) = line_past(source, from + got as u64, &data[pos..], max)?;
+    if length > max as u64 {
+        each(Err(length));
+    } else {
+        line(&tail);
+    }
+    Ok(())
+}
+
+/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`): `window` holds
+/// the source's bytes from `base` on, from the byte before the segment at the latest, and runs to the
+/// source's end when `to_end` holds. Lines are handed over where they lie in the window; only a last
+/// line that runs on past the window is read from `source`.
+pub(crate) fn lines_in(
+    source: &(impl ReadAt + ?Sized),
+    window: &[u8],
+    base: u64,
+    to_end: bool,
+    segment: Segment,
+    max: usize,
+    mut each: impl FnMut(Result<&[u8], u64>),
+) -> io::Result<()> {
+    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
+    debug_assert!(base <= segment.start.saturating_sub(1), "the window starts after the segment's first byte");
+    let at = |offset: u64| usize::try_from(offset.saturating_sub(base)).map_or(window.len(), |at| at.min(window.len()));
+    let (from, end) = (at(segment.start.saturating_sub(1)), at(segment.end));
+    let mut pos = match segment.start {
+        0 => from,
+        _ => match memchr::memchr(b'\n', &window[from..end]) {
+            Some(i) => from + i + 1,
+            None => return Ok(()),
+        },
+    };
+    // Every line that begins before the segment's end; the last one may end past it.
+    while pos < end {
+        let Some(i) = memchr::memchr(b'\n', &window[pos..]) else { break };
+        line(&window[pos..pos + i]);
+        pos += i + 1;
+    }
+    if pos >= end {
+        return Ok(());
+    }
+    if to_end {
+        line(&window[pos..]);
+        return Ok(());
+    }
+    let (tail, length) = line_past(source, base + window.len() as u64, &window[pos..], max)?;
+    if length > max as u64 {
+        each(Err(length));
+    } else {
+        line(&tail);
+    }
+    Ok(())
+}
+
+/// A line whose first bytes, `head`, end where the source goes on at `offset`: read on to its newline
+/// (or the end of the source), keeping no more of it than the limit allows. Its bytes (none when over
+/// the limit) and its length.
+fn line_past(source: &(impl ReadAt + ?Sized), mut offset: u64, head: &[u8], max: usize) -> io::Result<(Vec<u8>, u64)> {
+    let mut tail = head.to_vec();
     let mut length = tail.len() as u64;
     loop {
         if length > max as u64 {
@@ -172,12 +230,7 @@ pub(crate) fn lines(
             break;
         }
     }
-    if length > max as u64 {
-        each(Err(length));
-    } else {
-        line(&tail);
-    }
-    Ok(())
+    Ok((tail, length))
 }
 
 /// Calls `line` with every line of `data` that ends in a newline, without it; returns where the rest
@@ -364,15 +417,28 @@ mod tests {
                 for max in [0, 3, 9, 1000] {
                     let expected = streamed(&source, max);
                     for segment_bytes in [1, 2, 5, 16, 64] {
-                        let mut got = Vec::new();
+                        let (mut got, mut windowed) = (Vec::new(), vec![Vec::new(); 4]);
                         let mut buf = Vec::new();
                         let len = source.len() as u64;
                         for i in 0..len.div_ceil(segment_bytes) {
                             let segment =
                                 Segment { input: 0, start: i * segment_bytes, end: ((i + 1) * segment_bytes).min(len) };
                             lines(&source[..], segment, max, &mut buf, |l| got.push(l.map(<[u8]>::to_vec))).unwrap();
+                            // Windows of one or three segments, from the byte before their first, with a
+                            // tail of a few bytes or none past their last.
+                            for (w, (segments, tail)) in [(1, 0), (1, 2), (3, 0), (3, 5)].into_iter().enumerate() {
+                                let first = i / segments * segments * segment_bytes;
+                                let base = first.saturating_sub(1);
+                                let end = (first + segments * segment_bytes + tail).min(len);
+                                let window = &source[base as usize..end as usize];
+                                let push = |l: Result<&[u8], u64>| windowed[w].push(l.map(<[u8]>::to_vec));
+                                lines_in(&source[..], window, base, end == len, segment, max, push).unwrap();
+                            }
                         }
                         assert_eq!(got, expected, "{source:?} max {max} segments of {segment_bytes}");
+                        for (w, got) in windowed.iter().enumerate() {
+                            assert_eq!(got, &expected, "{source:?} max {max} segments of {segment_bytes}, windows {w}");
+                        }
                     }
                 }
             }
