@@ -54,10 +54,8 @@ fn map(file: &File, offset: u64, len: usize, populate: bool) -> io::Result<Mmap>
 pub(crate) const WINDOW_SEGMENTS: u64 = 4;
 
 /// Part of a plain file that the threads map the lines of its segments from (`segments::lines_in`),
-/// shared by them in an `Arc` and unmapped when the last of them is done with it. Unmapping makes the
-/// kernel interrupt every other core running the process to drop the pages from its TLB: with a
-/// mapping per 1 MiB segment that cost what the copy did, and with one window per four segments the
-/// copy's saving shows (see ARCHITECTURE.md).
+/// shared by them in an `Arc` and unmapped when the last of them is done with it: a window holds
+/// several segments because each unmapping costs the other threads an interrupt (see above).
 pub(crate) struct Window {
     /// Where in the file the mapping starts.
     pub(crate) base: u64,
