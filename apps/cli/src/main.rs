@@ -166,7 +166,8 @@ impl DeliveryArgs {
 
 #[derive(clap::Args)]
 struct Inputs {
-    /// Enriched TSV files (`.gz` and `.zst` are decompressed); stdin when none is given or for `-`.
+    /// Enriched TSV files (`.gz` and `.zst` are decompressed, others mapped into memory); stdin when none
+    /// is given or for `-`.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
     /// Where bad rows go, as JSON lines (file, line, error); stderr by default.
