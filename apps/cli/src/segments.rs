@@ -1,14 +1,14 @@
 //! Input cut into pieces that threads read and map on their own: plain files into byte ranges
 //! ([`Segment`]), streams into chunks of whole lines ([`Chunks`]).
 //!
-//! With one thread reading for all, that thread is the limit on two cores: it copies every line once
-//! more than mapping needs. A segment's lines are taken by the thread that maps it, from a mapped
-//! window of the file ([`lines_in`], see `mapped::Window`), or read with positioned reads into its own
-//! buffer ([`lines`]) where the file cannot be mapped, so reading is spread over the threads as well. Each line belongs to the segment its
-//! first byte lies in, which a thread can tell from the byte before the segment; lines are numbered
-//! within their segment, and the ordered side adds the lines of the segments before. A stream can
-//! only be read in order, so the threads take turns: whichever is free reads the next chunk into its
-//! own buffer and maps it.
+//! With one thread reading for all, that thread is the limit on two cores: it copies every line
+//! once more than mapping needs. A segment's lines are taken by the thread that maps it, from a
+//! mapped window of the file ([`lines_in`], see `mapped::Window`), or read with positioned reads
+//! into its own buffer ([`lines`]) where the file cannot be mapped, so reading is spread over the
+//! threads as well. Each line belongs to the segment its first byte lies in, which a thread can
+//! tell from the byte before the segment; lines are numbered within their segment, and the ordered
+//! side adds the lines of the segments before. A stream can only be read in order, so the threads
+//! take turns: whichever is free reads the next chunk into its own buffer and maps it.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -161,10 +161,10 @@ pub(crate) fn lines(
     Ok(())
 }
 
-/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`): `window` holds
-/// the source's bytes from `base` on, from the byte before the segment at the latest, and runs to the
-/// source's end when `to_end` holds. Lines are handed over where they lie in the window; only a last
-/// line that runs on past the window is read from `source`.
+/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`): `window`
+/// holds the source's bytes from `base` on, from the byte before the segment at the latest, and runs
+/// to the source's end when `to_end` holds. Lines are handed over where they lie in the window; only a
+/// last line that runs on past the window is read from `source`.
 pub(crate) fn lines_in(
     source: &(impl ReadAt + ?Sized),
     window: &[u8],
