@@ -123,9 +123,8 @@ pub(crate) fn lines(
     segment: Segment,
     max: usize,
     buf: &mut Vec<u8>,
-    mut each: impl FnMut(Result<&[u8], u64>),
+    each: impl FnMut(Result<&[u8], u64>),
 ) -> io::Result<()> {
-    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
     // The byte before the segment says whether a line begins at its start.
     let from = segment.start.saturating_sub(1);
     let want = usize::try_from(segment.end - from).map_err(io::Error::other)?;
@@ -135,36 +134,15 @@ pub(crate) fn lines(
         buf.resize(want, 0);
     }
     let got = read_into(source, from, &mut buf[..want])?;
-    let data = &buf[..got];
-    let pos = match segment.start {
-        0 => 0,
-        _ => match memchr::memchr(b'\n', data) {
-            Some(i) => i + 1,
-            None => return Ok(()),
-        },
-    };
-    let pos = pos + whole_lines(&data[pos..], &mut line);
-    if pos == data.len() {
-        return Ok(());
-    }
-    if got < want {
-        line(&data[pos..]);
-        return Ok(());
-    }
-    // The segment's last line goes on past its end.
-    let (tail, length) = line_past(source, from + got as u64, &data[pos..], max)?;
-    if length > max as u64 {
-        each(Err(length));
-    } else {
-        line(&tail);
-    }
-    Ok(())
+    // The segment's bytes are a window that ends where the source does when fewer came than asked.
+    lines_in(source, &buf[..got], from, got < want, segment, max, each)
 }
 
-/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`): `window`
-/// holds the source's bytes from `base` on, from the byte before the segment at the latest, and runs
-/// to the source's end when `to_end` holds. Lines are handed over where they lie in the window; only a
-/// last line that runs on past the window is read from `source`.
+/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`, or the
+/// segment's bytes as [`lines`] read them): `window` holds the source's bytes from `base` on, from the
+/// byte before the segment at the latest, and runs to the source's end when `to_end` holds. Lines are
+/// handed over where they lie in the window; only a last line that runs on past the window is read
+/// from `source`.
 pub(crate) fn lines_in(
     source: &(impl ReadAt + ?Sized),
     window: &[u8],
