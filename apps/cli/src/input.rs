@@ -64,9 +64,9 @@ pub(crate) fn open(name: &str, counter: &ByteCounter) -> anyhow::Result<Input> {
         return Ok(Input { name: name.to_owned(), reader: Box::new(BufReader::with_capacity(BUFFER, io::stdin())) });
     }
     let mut file = File::open(name).with_context(|| format!("cannot open {name}"))?;
-    if compression(name).is_none() && file.metadata().is_ok_and(|m| m.is_file()) {
-        // A plain file is mapped rather than copied into a buffer (see `mapped`); one that cannot be
-        // mapped is read.
+    if compression(name).is_none() {
+        // A plain file is mapped rather than copied into a buffer (see `mapped`); one that is not a
+        // regular file or cannot be mapped is read.
         match MappedReader::new(file, counter.clone()) {
             Ok(mapped) => return Ok(Input { name: name.to_owned(), reader: Box::new(mapped) }),
             Err(unmapped) => file = unmapped,

@@ -102,10 +102,10 @@ pub(crate) struct MappedReader {
 }
 
 impl MappedReader {
-    /// Maps the first window of `file`, a regular file; gives the file back when it cannot be mapped
-    /// (to be read instead).
+    /// Maps the first window of `file`; gives the file back when it is not a regular file or cannot be
+    /// mapped (to be read instead).
     pub(crate) fn new(file: File, counter: ByteCounter) -> Result<MappedReader, File> {
-        let Ok(len) = file.metadata().map(|m| m.len()) else { return Err(file) };
+        let Some(len) = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()) else { return Err(file) };
         let mut reader = MappedReader { file, len, pos: 0, window: None, window_bytes: WINDOW_BYTES, counter };
         match reader.fill_buf() {
             Ok(_) => Ok(reader),
