@@ -1,6 +1,6 @@
 //! Plain files read where the page cache holds them: mapped into memory a window at a time rather
 //! than copied into buffers, on one thread ([`MappedReader`]) and by the threads that map segments
-//! ([`Window`]). The CLI's only `unsafe` code.
+//! (`segments::Window`). The CLI's only `unsafe` code.
 //!
 //! `read` copies every byte from the page cache into the reader's buffer. On one thread that copy was
 //! more than a quarter of a run on the realistic corpus (the kernel's `_copy_to_iter`, `perf record -e
@@ -41,47 +41,13 @@ pub(crate) const WINDOW_BYTES: usize = 4 << 20;
 /// way, against 0.27-0.29 s now and 0.29-0.31 s read (two threads: 0.24-0.25 s, against 0.28-0.35 s
 /// read). Telling the kernel that the mapping is read in order (`MADV_SEQUENTIAL`) only made those
 /// runs slower and less even.
-fn map(file: &File, offset: u64, len: usize) -> io::Result<Mmap> {
+pub(crate) fn map(file: &File, offset: u64, len: usize) -> io::Result<Mmap> {
     // SAFETY: the mapping is read-only and private, and nothing here writes to the file. Its contents
     // could still change if another process wrote the file meanwhile, as with any reader of a file
     // being written; see the module's comment for truncation.
     #[allow(unsafe_code)]
     unsafe {
         MmapOptions::new().offset(offset).len(len).map(file)
-    }
-}
-
-/// Segments per [`Window`]: windows of 4 MiB, so that the few the threads hold at once (those of the
-/// segments in flight, at most four per thread) add a few megabytes to what is resident.
-pub(crate) const WINDOW_SEGMENTS: u64 = 4;
-
-/// Part of a plain file that the threads map the lines of its segments from (`segments::lines_in`),
-/// shared by them in an `Arc` and unmapped when the last of them is done with it: a window holds
-/// several segments because each unmapping costs the other threads an interrupt (see above).
-pub(crate) struct Window {
-    /// Where in the file the mapping starts.
-    pub(crate) base: u64,
-    pub(crate) map: Mmap,
-    /// Whether the mapping runs to the end of the file.
-    pub(crate) to_end: bool,
-}
-
-impl Window {
-    /// The number of the window that holds the segment starting at `start`, with segments of
-    /// `segment_bytes`.
-    pub(crate) fn number(start: u64, segment_bytes: u64) -> u64 {
-        start / (WINDOW_SEGMENTS * segment_bytes)
-    }
-
-    /// Window `number` of `file` (`len` bytes long), with segments of `segment_bytes`: from the byte
-    /// before its first segment (which says whether a line begins there) to `tail` bytes past its last
-    /// (where most lines begun in it end), or to the end of the file.
-    pub(crate) fn new(file: &File, len: u64, number: u64, segment_bytes: u64, tail: u64) -> io::Result<Window> {
-        let first = number * WINDOW_SEGMENTS * segment_bytes;
-        let base = first.saturating_sub(1);
-        let end = (first + WINDOW_SEGMENTS * segment_bytes + tail).min(len);
-        let map = map(file, base, usize::try_from(end.saturating_sub(base)).map_err(io::Error::other)?)?;
-        Ok(Window { base, map, to_end: end == len })
     }
 }
 

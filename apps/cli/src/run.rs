@@ -302,9 +302,8 @@ mod parallel {
 
     use super::{Handling, RunOptions, render_unordered};
     use crate::input::{Place, Reading, Unreadable, record_events};
-    use crate::mapped::Window;
     use crate::output::{BadRows, Output};
-    use crate::segments::{self, Chunk, Chunks, Segment};
+    use crate::segments::{self, Chunk, Chunks, Segment, Window};
 
     /// A segment to map, and the window it is mapped from.
     type Job = (Segment, Option<Arc<Window>>);
@@ -448,7 +447,7 @@ mod parallel {
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let mut unread = plan.iter().copied();
                 // Segments are mapped from windows of a few of them, each shared by the threads that
-                // map its segments (see `mapped::Window`); without a window (the file cannot be
+                // map its segments (see `segments::Window`); without a window (the file cannot be
                 // mapped), a segment is read.
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, (segment, window): Job| -> Mapped {
                     let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
@@ -465,13 +464,10 @@ mod parallel {
                 let mut current: Option<((usize, u64), Arc<Window>)> = None;
                 let source = |_: &mut Vec<u8>| {
                     let segment = unread.next()?;
-                    let number = (segment.input, Window::number(segment.start, segments::SEGMENT_BYTES));
+                    let number = (segment.input, Window::number(segment.start));
                     if current.as_ref().is_none_or(|(at, _)| *at != number) {
                         let (file, len) = &files[segment.input];
-                        let tail = segments::CONTINUATION_BYTES as u64;
-                        current = Window::new(file, *len, number.1, segments::SEGMENT_BYTES, tail)
-                            .ok()
-                            .map(|window| (number, Arc::new(window)));
+                        current = Window::new(file, *len, number.1).ok().map(|window| (number, Arc::new(window)));
                     }
                     Some((segment, current.as_ref().map(|(_, window)| Arc::clone(window))))
                 };

@@ -3,7 +3,7 @@
 //!
 //! With one thread reading for all, that thread is the limit on two cores: it copies every line
 //! once more than mapping needs. A segment's lines are taken by the thread that maps it, from a
-//! mapped window of the file ([`lines_in`], see `mapped::Window`), or read with positioned reads
+//! mapped window of the file ([`lines_in`], see [`Window`]), or read with positioned reads
 //! into its own buffer ([`lines`]) where the file cannot be mapped, so reading is spread over the
 //! threads as well. Each line belongs to the segment its first byte lies in, which a thread can
 //! tell from the byte before the segment; lines are numbered within their segment, and the ordered
@@ -15,14 +15,50 @@ use std::io::{self, Read};
 
 use anyhow::Context as _;
 
+use memmap2::Mmap;
+
 use crate::input::{ByteCounter, Input, Line, read_line};
+use crate::mapped;
 
 /// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
 /// thread in flight stay a few megabytes.
 pub(crate) const SEGMENT_BYTES: u64 = 1 << 20;
 
 /// Bytes read at a time past a segment's end, for a line that began in it.
-pub(crate) const CONTINUATION_BYTES: usize = 64 * 1024;
+const CONTINUATION_BYTES: usize = 64 * 1024;
+
+/// Segments per [`Window`]: windows of 4 MiB, so that the few the threads hold at once (those of the
+/// segments in flight, at most four per thread) add a few megabytes to what is resident.
+const WINDOW_SEGMENTS: u64 = 4;
+
+/// Part of a plain file that the threads map the lines of its segments from ([`lines_in`]), shared by
+/// them in an `Arc` and unmapped when the last of them is done with it: a window holds several
+/// segments because each unmapping costs the other threads an interrupt (see `mapped`).
+pub(crate) struct Window {
+    /// Where in the file the mapping starts.
+    pub(crate) base: u64,
+    pub(crate) map: Mmap,
+    /// Whether the mapping runs to the end of the file.
+    pub(crate) to_end: bool,
+}
+
+impl Window {
+    /// The number of the window that holds the segment starting at `start`.
+    pub(crate) fn number(start: u64) -> u64 {
+        start / (WINDOW_SEGMENTS * SEGMENT_BYTES)
+    }
+
+    /// Window `number` of `file` (`len` bytes long): from the byte before its first segment (which says
+    /// whether a line begins there) to [`CONTINUATION_BYTES`] past its last (where most lines begun in
+    /// it end), or to the end of the file.
+    pub(crate) fn new(file: &File, len: u64, number: u64) -> io::Result<Window> {
+        let first = number * WINDOW_SEGMENTS * SEGMENT_BYTES;
+        let base = first.saturating_sub(1);
+        let end = (first + WINDOW_SEGMENTS * SEGMENT_BYTES + CONTINUATION_BYTES as u64).min(len);
+        let map = mapped::map(file, base, usize::try_from(end.saturating_sub(base)).map_err(io::Error::other)?)?;
+        Ok(Window { base, map, to_end: end == len })
+    }
+}
 
 /// One segment of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +174,7 @@ pub(crate) fn lines(
     lines_in(source, &buf[..got], from, got < want, segment, max, each)
 }
 
-/// [`lines`] from a window of the source in memory (a mapped file, see `mapped::Window`, or the
+/// [`lines`] from a window of the source in memory (a mapped file, see [`Window`], or the
 /// segment's bytes as [`lines`] read them): `window` holds the source's bytes from `base` on, from the
 /// byte before the segment at the latest, and runs to the source's end when `to_end` holds. Lines are
 /// handed over where they lie in the window; only a last line that runs on past the window is read
