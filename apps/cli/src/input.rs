@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use snowplow_enriched::{Compression, RecordEvents, RecordLimits};
+use snowplow_enriched::{Compression, Line, RecordEvents, RecordLimits};
 
 use crate::mapped::MappedReader;
 
@@ -96,7 +96,7 @@ pub(crate) fn stream_only(name: &str) -> bool {
 
 /// How a line came out of [`read_line`].
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Line {
+pub(crate) enum Gathered {
     /// The line is in the buffer, without its newline.
     Complete,
     /// The line was longer than the limit; its bytes were discarded (the length is given).
@@ -105,7 +105,7 @@ pub(crate) enum Line {
 
 /// Reads one line into `buf` (cleared first), holding at most `max` bytes of it in memory; `None` at
 /// the end of input. A final line without a newline still counts.
-pub(crate) fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<Line>> {
+pub(crate) fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<Gathered>> {
     buf.clear();
     let mut length: u64 = 0;
     let mut too_long = false;
@@ -118,8 +118,8 @@ pub(crate) fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize)
         if available.is_empty() {
             return Ok(match (length, too_long) {
                 (0, _) => None,
-                (_, false) => Some(Line::Complete),
-                (n, true) => Some(Line::TooLong(n)),
+                (_, false) => Some(Gathered::Complete),
+                (n, true) => Some(Gathered::TooLong(n)),
             });
         }
         let (chunk, done) = match memchr::memchr(b'\n', available) {
@@ -138,7 +138,7 @@ pub(crate) fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize)
         let consumed = done.unwrap_or(chunk.len());
         reader.consume(consumed);
         if done.is_some() {
-            return Ok(Some(if too_long { Line::TooLong(length) } else { Line::Complete }));
+            return Ok(Some(if too_long { Gathered::TooLong(length) } else { Gathered::Complete }));
         }
     }
 }
@@ -161,7 +161,7 @@ pub(crate) fn progress(names: &[String], enabled: bool) -> Option<ProgressBar> {
 mod tests {
     use super::*;
 
-    fn lines(input: &[u8], max: usize) -> Vec<(Line, Vec<u8>)> {
+    fn lines(input: &[u8], max: usize) -> Vec<(Gathered, Vec<u8>)> {
         let mut reader = BufReader::with_capacity(4, input);
         let mut buf = Vec::new();
         let mut out = Vec::new();
@@ -176,10 +176,10 @@ mod tests {
         assert_eq!(
             lines(b"abc\ndefghij\n\nxyz", 100),
             [
-                (Line::Complete, b"abc".to_vec()),
-                (Line::Complete, b"defghij".to_vec()),
-                (Line::Complete, b"".to_vec()),
-                (Line::Complete, b"xyz".to_vec())
+                (Gathered::Complete, b"abc".to_vec()),
+                (Gathered::Complete, b"defghij".to_vec()),
+                (Gathered::Complete, b"".to_vec()),
+                (Gathered::Complete, b"xyz".to_vec())
             ]
         );
         assert!(lines(b"", 100).is_empty());
@@ -189,7 +189,11 @@ mod tests {
     fn long_lines_are_measured_and_dropped() {
         assert_eq!(
             lines(b"ok\n0123456789\nok2", 5),
-            [(Line::Complete, b"ok".to_vec()), (Line::TooLong(10), Vec::new()), (Line::Complete, b"ok2".to_vec())]
+            [
+                (Gathered::Complete, b"ok".to_vec()),
+                (Gathered::TooLong(10), Vec::new()),
+                (Gathered::Complete, b"ok2".to_vec())
+            ]
         );
     }
 }
@@ -246,7 +250,7 @@ pub(crate) fn for_each_event(
     reading: Reading,
     bar: Option<&ProgressBar>,
     done: impl Fn(usize, u64) -> bool,
-    mut each: impl FnMut(Place<'_>, Result<&[u8], Unreadable>) -> anyhow::Result<()>,
+    mut each: impl FnMut(Place<'_>, Result<Line<'_>, Unreadable>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let counter = ByteCounter::default();
     let mut events: u64 = 0;
@@ -257,16 +261,16 @@ pub(crate) fn for_each_event(
         let mut input = open(name, &counter)?;
         let mut line = 0;
         // One line: `Ok(bytes)`, or `Err(length)` for a line over the limit.
-        let mut handle = |line: u64, got: Result<&[u8], u64>, record: &mut Vec<u8>| -> anyhow::Result<()> {
+        let mut handle = |line: u64, got: Result<Line<'_>, u64>, record: &mut Vec<u8>| -> anyhow::Result<()> {
             if done(index, line) {
                 return Ok(());
             }
             events += 1;
             let place = Place { input: index, file: &input.name, line, event: None };
             match (got, reading.records) {
-                (Ok(bytes), None) => each(place, Ok(bytes))?,
-                (Ok(bytes), Some(limits)) => {
-                    record_events(bytes, record, limits, |event, got| each(Place { event, ..place }, got))?;
+                (Ok(got), None) => each(place, Ok(got))?,
+                (Ok(got), Some(limits)) => {
+                    record_events(got.bytes(), record, limits, |event, got| each(Place { event, ..place }, got))?;
                 }
                 (Err(length), _) => each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?,
             }
@@ -281,26 +285,28 @@ pub(crate) fn for_each_event(
         };
         let reader = input.reader.as_mut();
         loop {
-            // Most lines lie whole in the reader's buffer: they are handed over from there, uncopied.
+            // Most lines lie whole in the reader's buffer: they are handed over from there, uncopied, with
+            // their tabs counted in the search for their end.
             let available = match reader.fill_buf() {
                 Ok(available) => available,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
             };
-            if let Some(end) = memchr::memchr(b'\n', available).filter(|&end| end <= reading.max_line_bytes) {
+            if let Some(found) = Line::first(available).filter(|found| found.len() <= reading.max_line_bytes) {
+                let end = found.len();
                 line += 1;
-                handle(line, Ok(&available[..end]), &mut record)?;
+                handle(line, Ok(found), &mut record)?;
                 reader.consume(end + 1);
                 continue;
             }
             // A line across the buffer's end, or a long one: read_line gathers (or measures) it.
             match read_line(reader, &mut buf, reading.max_line_bytes).with_context(|| format!("cannot read {name}"))? {
                 None => break,
-                Some(Line::Complete) => {
+                Some(Gathered::Complete) => {
                     line += 1;
-                    handle(line, Ok(&buf), &mut record)?;
+                    handle(line, Ok(Line::new(&buf)), &mut record)?;
                 }
-                Some(Line::TooLong(length)) => {
+                Some(Gathered::TooLong(length)) => {
                     line += 1;
                     handle(line, Err(length), &mut record)?;
                 }
@@ -319,7 +325,7 @@ pub(crate) fn record_events<E>(
     line: &[u8],
     record: &mut Vec<u8>,
     limits: RecordLimits,
-    mut each: impl FnMut(Option<u64>, Result<&[u8], Unreadable>) -> Result<(), E>,
+    mut each: impl FnMut(Option<u64>, Result<Line<'_>, Unreadable>) -> Result<(), E>,
 ) -> Result<(), E> {
     use base64::Engine as _;
     record.clear();
@@ -333,7 +339,7 @@ pub(crate) fn record_events<E>(
     while let Some(next) = events.next_event() {
         position += 1;
         match next {
-            Ok(event) => each(compressed.then_some(position), Ok(event))?,
+            Ok(event) => each(compressed.then_some(position), Ok(Line::new(event)))?,
             Err(e) => each(Some(e.event), Err(Unreadable::Record(e.to_string())))?,
         }
     }

@@ -388,7 +388,7 @@ fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
                     return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
                 }
             };
-            match Event::parse(event).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
+            match Event::parse(event.bytes()).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
                 Ok(json) => out.json_line(&json),
                 Err(error) => {
                     bad += 1;

@@ -118,7 +118,7 @@ impl Read for MappedReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{Line, read_line};
+    use crate::input::{Gathered, read_line};
 
     /// A reader over a file holding `bytes`, mapping `window_bytes` at a time.
     fn reader(name: &str, bytes: &[u8], window_bytes: usize, counter: ByteCounter) -> MappedReader {
@@ -177,8 +177,8 @@ mod tests {
             let (mut buf, mut out) = (Vec::new(), Vec::new());
             while let Some(line) = read_line(reader, &mut buf, max).unwrap() {
                 out.push(match line {
-                    Line::Complete => Ok(buf.clone()),
-                    Line::TooLong(n) => Err(n),
+                    Gathered::Complete => Ok(buf.clone()),
+                    Gathered::TooLong(n) => Err(n),
                 });
             }
             out

@@ -271,7 +271,7 @@ pub(crate) fn run(
     let done = |input, line| options.done(input, line);
     if options.threads <= 1 {
         for_each_event(&options.inputs, options.reading, options.progress.as_ref(), done, |place, event| {
-            handling.line(place, event.map(|e| pipeline.process(e)), out, bad_rows)
+            handling.line(place, event.map(|e| pipeline.process_line(e)), out, bad_rows)
         })?;
     } else {
         parallel::run(pipeline, options, &mut handling, out, bad_rows)?;
@@ -299,6 +299,7 @@ mod parallel {
 
     use anyhow::Context as _;
     use interactions::{Outcome, Pipeline, Tally};
+    use snowplow_enriched::Line;
 
     use super::{Handling, RunOptions, render_unordered};
     use crate::input::{Place, Reading, Unreadable, record_events};
@@ -343,13 +344,19 @@ mod parallel {
 
         /// Maps the events of one line: the line itself, or with `--record-lines` each event of the
         /// stream record it holds (decoded in `record`). A line over the limit (its length) is no event.
-        fn push_line(&mut self, pipeline: &Pipeline, line: Result<&[u8], u64>, reading: Reading, record: &mut Vec<u8>) {
+        fn push_line(
+            &mut self,
+            pipeline: &Pipeline,
+            line: Result<Line<'_>, u64>,
+            reading: Reading,
+            record: &mut Vec<u8>,
+        ) {
             let at = self.lines;
             self.lines += 1;
             let max = reading.max_line_bytes;
             match (line, reading.records) {
-                (Ok(bytes), Some(limits)) => {
-                    let Ok(()) = record_events::<Infallible>(bytes, record, limits, |event, got| {
+                (Ok(got), Some(limits)) => {
+                    let Ok(()) = record_events::<Infallible>(got.bytes(), record, limits, |event, got| {
                         self.origins.push((at, event));
                         self.push(pipeline, got);
                         Ok(())
@@ -365,8 +372,8 @@ mod parallel {
         }
 
         /// Maps one event (or records why there is none), rendering and counting it when rendering.
-        fn push(&mut self, pipeline: &Pipeline, event: Result<&[u8], Unreadable>) {
-            let outcome = event.map(|bytes| pipeline.process(bytes));
+        fn push(&mut self, pipeline: &Pipeline, event: Result<Line<'_>, Unreadable>) {
+            let outcome = event.map(|line| pipeline.process_line(line));
             let index = self.events;
             self.events += 1;
             match outcome {
@@ -452,7 +459,7 @@ mod parallel {
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, (segment, window): Job| -> Mapped {
                     let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
                     let push =
-                        |line: Result<&[u8], u64>| mapped.push_line(pipeline, line, options.reading, &mut record);
+                        |line: Result<Line<'_>, u64>| mapped.push_line(pipeline, line, options.reading, &mut record);
                     let file = &files[segment.input].0;
                     let read = match window {
                         Some(w) => segments::lines_in(file, &w.map, w.base, w.to_end, segment, max, push),

@@ -16,8 +16,9 @@ use std::io::{self, Read};
 use anyhow::Context as _;
 
 use memmap2::Mmap;
+use snowplow_enriched::Line;
 
-use crate::input::{ByteCounter, Input, Line, read_line};
+use crate::input::{ByteCounter, Gathered, Input, read_line};
 use crate::mapped;
 
 /// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
@@ -159,7 +160,7 @@ pub(crate) fn lines(
     segment: Segment,
     max: usize,
     buf: &mut Vec<u8>,
-    each: impl FnMut(Result<&[u8], u64>),
+    each: impl FnMut(Result<Line<'_>, u64>),
 ) -> io::Result<()> {
     // The byte before the segment says whether a line begins at its start.
     let from = segment.start.saturating_sub(1);
@@ -186,9 +187,9 @@ pub(crate) fn lines_in(
     to_end: bool,
     segment: Segment,
     max: usize,
-    mut each: impl FnMut(Result<&[u8], u64>),
+    mut each: impl FnMut(Result<Line<'_>, u64>),
 ) -> io::Result<()> {
-    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
+    let mut line = |line: Line<'_>| each(if line.len() > max { Err(line.len() as u64) } else { Ok(line) });
     debug_assert!(base <= segment.start.saturating_sub(1), "the window starts after the segment's first byte");
     let at = |offset: u64| usize::try_from(offset.saturating_sub(base)).map_or(window.len(), |at| at.min(window.len()));
     let (from, end) = (at(segment.start.saturating_sub(1)), at(segment.end));
@@ -201,22 +202,22 @@ pub(crate) fn lines_in(
     };
     // Every line that begins before the segment's end; the last one may end past it.
     while pos < end {
-        let Some(i) = memchr::memchr(b'\n', &window[pos..]) else { break };
-        line(&window[pos..pos + i]);
-        pos += i + 1;
+        let Some(found) = Line::first(&window[pos..]) else { break };
+        pos += found.len() + 1;
+        line(found);
     }
     if pos >= end {
         return Ok(());
     }
     if to_end {
-        line(&window[pos..]);
+        line(Line::new(&window[pos..]));
         return Ok(());
     }
     let (tail, length) = line_past(source, base + window.len() as u64, &window[pos..], max)?;
     if length > max as u64 {
         each(Err(length));
     } else {
-        line(&tail);
+        line(Line::new(&tail));
     }
     Ok(())
 }
@@ -249,11 +250,11 @@ fn line_past(source: &(impl ReadAt + ?Sized), mut offset: u64, head: &[u8], max:
 
 /// Calls `line` with every line of `data` that ends in a newline, without it; returns where the rest
 /// begins.
-fn whole_lines(data: &[u8], line: &mut impl FnMut(&[u8])) -> usize {
+fn whole_lines<'a>(data: &'a [u8], line: &mut impl FnMut(Line<'a>)) -> usize {
     let mut pos = 0;
-    while let Some(i) = memchr::memchr(b'\n', &data[pos..]) {
-        line(&data[pos..pos + i]);
-        pos += i + 1;
+    while let Some(found) = Line::first(&data[pos..]) {
+        pos += found.len() + 1;
+        line(found);
     }
     pos
 }
@@ -366,8 +367,8 @@ impl<'a> Chunks<'a> {
                 let rest = read_line(reader.reader.as_mut(), &mut Vec::new(), 0)
                     .with_context(|| format!("cannot read {name}"))?;
                 let rest = match rest {
-                    Some(Line::TooLong(length)) => length,
-                    None | Some(Line::Complete) => 0,
+                    Some(Gathered::TooLong(length)) => length,
+                    None | Some(Gathered::Complete) => 0,
                 };
                 let length = buf.len() as u64 + rest;
                 buf.clear();
@@ -379,14 +380,14 @@ impl<'a> Chunks<'a> {
 }
 
 /// Calls `each` with every line of a chunk that [`Chunks::next`] read into `buf`, as [`lines`] does.
-pub(crate) fn chunk_lines(chunk: Chunk, buf: &[u8], max: usize, mut each: impl FnMut(Result<&[u8], u64>)) {
+pub(crate) fn chunk_lines(chunk: Chunk, buf: &[u8], max: usize, mut each: impl FnMut(Result<Line<'_>, u64>)) {
     if let Chunk::TooLong { length, .. } = chunk {
         return each(Err(length));
     }
-    let mut line = |bytes: &[u8]| each(if bytes.len() > max { Err(bytes.len() as u64) } else { Ok(bytes) });
+    let mut line = |line: Line<'_>| each(if line.len() > max { Err(line.len() as u64) } else { Ok(line) });
     let pos = whole_lines(buf, &mut line);
     if pos < buf.len() {
-        line(&buf[pos..]);
+        line(Line::new(&buf[pos..]));
     }
 }
 
@@ -398,7 +399,16 @@ fn read_more(reader: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{Line, read_line};
+    use crate::input::{Gathered, read_line};
+
+    /// A line's bytes (or its length when over the limit), after checking that the tabs its reader
+    /// counted are the line's own.
+    fn kept(line: Result<Line<'_>, u64>) -> Result<Vec<u8>, u64> {
+        line.map(|line| {
+            assert_eq!(line.tabs(), Line::new(line.bytes()).tabs(), "{:?}", line.bytes());
+            line.bytes().to_vec()
+        })
+    }
 
     /// What the stream reader makes of `source`.
     fn streamed(source: &[u8], max: usize) -> Vec<Result<Vec<u8>, u64>> {
@@ -407,8 +417,8 @@ mod tests {
         let mut out = Vec::new();
         while let Some(line) = read_line(&mut reader, &mut buf, max).unwrap() {
             out.push(match line {
-                Line::Complete => Ok(buf.clone()),
-                Line::TooLong(n) => Err(n),
+                Gathered::Complete => Ok(buf.clone()),
+                Gathered::TooLong(n) => Err(n),
             });
         }
         out
@@ -437,7 +447,7 @@ mod tests {
                         for i in 0..len.div_ceil(segment_bytes) {
                             let segment =
                                 Segment { input: 0, start: i * segment_bytes, end: ((i + 1) * segment_bytes).min(len) };
-                            lines(&source[..], segment, max, &mut buf, |l| got.push(l.map(<[u8]>::to_vec))).unwrap();
+                            lines(&source[..], segment, max, &mut buf, |l| got.push(kept(l))).unwrap();
                             // Windows of one or three segments, from the byte before their first, with a
                             // tail of a few bytes or none past their last.
                             for (w, (segments, tail)) in [(1, 0), (1, 2), (3, 0), (3, 5)].into_iter().enumerate() {
@@ -445,7 +455,7 @@ mod tests {
                                 let base = first.saturating_sub(1);
                                 let end = (first + segments * segment_bytes + tail).min(len);
                                 let window = &source[base as usize..end as usize];
-                                let push = |l: Result<&[u8], u64>| windowed[w].push(l.map(<[u8]>::to_vec));
+                                let push = |l: Result<Line<'_>, u64>| windowed[w].push(kept(l));
                                 lines_in(&source[..], window, base, end == len, segment, max, push).unwrap();
                             }
                         }
@@ -500,7 +510,7 @@ mod tests {
                         while let Some(chunk) = chunks.next(&mut buf) {
                             let chunk = chunk.unwrap();
                             let (Chunk::Lines { input } | Chunk::TooLong { input, .. }) = chunk;
-                            chunk_lines(chunk, &buf, max, |l| got.push((input, l.map(<[u8]>::to_vec))));
+                            chunk_lines(chunk, &buf, max, |l| got.push((input, kept(l))));
                             // Memory stays bounded by the limit and the chunk size, whatever the lines: a
                             // cut-off line is carried over (less than a read), a long one skipped.
                             assert!(buf.len() <= max + 2 * chunk_bytes, "a chunk of {} bytes", buf.len());
@@ -520,10 +530,10 @@ mod tests {
         source.extend(b"\ncd");
         let segment = Segment { input: 0, start: 0, end: 10 };
         let mut got = Vec::new();
-        lines(&source[..], segment, 1000, &mut Vec::new(), |l| got.push(l.map(<[u8]>::to_vec))).unwrap();
+        lines(&source[..], segment, 1000, &mut Vec::new(), |l| got.push(kept(l))).unwrap();
         assert_eq!(got, [Ok(b"ab".to_vec()), Err(200_000)]);
         let mut got = Vec::new();
-        lines(&source[..], segment, 300_000, &mut Vec::new(), |l| got.push(l.map(<[u8]>::len))).unwrap();
+        lines(&source[..], segment, 300_000, &mut Vec::new(), |l| got.push(kept(l).map(|l| l.len()))).unwrap();
         assert_eq!(got, [Ok(2), Ok(200_000)]);
     }
 }

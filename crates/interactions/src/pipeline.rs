@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use snowplow_enriched::{Event, EventError, Field, Loose, SchemaKey};
+use snowplow_enriched::{Event, EventError, Field, Line, Loose, SchemaKey};
 
 use crate::filter::Filter;
 use crate::model::{Draft, Interaction, Mapped};
@@ -135,17 +135,23 @@ impl Pipeline {
         })
     }
 
-    /// The verdict on one line of enriched TSV (without its newline). Most lines are filtered out, so
-    /// the filter looks at its one field before the line is split into all of them.
+    /// The verdict on one line of enriched TSV (without its newline).
     pub fn process(&self, line: &[u8]) -> Outcome {
-        let kept = match snowplow_enriched::peek_field(line, self.filter_field) {
+        self.process_line(Line::new(line))
+    }
+
+    /// [`Pipeline::process`] for a line whose tabs its reader counted (see [`Line::first`]). Most lines
+    /// are filtered out, so the filter looks at its one field before the line is split into all of
+    /// them.
+    pub fn process_line(&self, line: Line<'_>) -> Outcome {
+        let kept = match line.field(self.filter_field) {
             Ok(value) => self.keeps(value),
             Err(error) => return Outcome::Bad { event_id: None, error: error.into() },
         };
         if !kept {
             return Outcome::Filtered;
         }
-        match Event::parse(line) {
+        match Event::parse(line.bytes()) {
             Ok(event) => self.map(&event),
             Err(error) => Outcome::Bad { event_id: None, error: error.into() },
         }

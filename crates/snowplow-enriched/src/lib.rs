@@ -17,6 +17,7 @@ mod event;
 mod fields;
 mod iglu;
 mod json;
+mod line;
 mod loose;
 mod record;
 mod scan;
@@ -30,10 +31,11 @@ pub mod tsv;
 pub use entity::Entity;
 #[doc(hidden)]
 pub use entity::assert_envelope_paths_agree;
-pub use event::{Event, EventError, peek_field};
+pub use event::{Event, EventError};
 pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
+pub use line::{Line, peek_field};
 pub use loose::Loose;
 #[doc(hidden)]
 pub use loose::assert_loose_paths_agree;
