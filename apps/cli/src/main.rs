@@ -17,13 +17,11 @@ use snowplow_enriched::Event;
 // Links every flavour crate, and with them their mapper registrations.
 use flavours as _;
 
-/// Mapping threads allocate what the ordered side frees, and glibc's allocator pays for that in locks
-/// and returned pages: `run --threads 2` on 200,000 uniform events took 0.28 s with it and 0.22 s with
-/// mimalloc. Transparent huge pages are off for mimalloc's arenas (the `no_thp` feature) because they
-/// tripled resident memory (14 MB against 41 MB) for no measurable speed.
+/// mimalloc; see `alloc` for why, and why not through the `mimalloc` crate.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
+mod alloc;
 mod checkpoint;
 mod emulator;
 mod input;
