@@ -103,14 +103,22 @@ pub fn assert_loose_paths_agree(text: &str) {
 pub(crate) struct Quick<'a> {
     text: &'a str,
     pos: usize,
+    /// The text's string stops, found at once (see [`crate::simd::stop_masks`]).
+    stops: Vec<u64>,
 }
 
 impl<'a> Quick<'a> {
     /// Nesting deeper than this is left to serde_json, whose recursion limit (128) decides it.
     const MAX_DEPTH: usize = 64;
 
+    fn new(text: &'a str) -> Quick<'a> {
+        let mut stops = Vec::new();
+        crate::simd::stop_masks(text.as_bytes(), &mut stops);
+        Quick { text, pos: 0, stops }
+    }
+
     fn parse(text: &'a str) -> Option<Loose<'a>> {
-        let mut quick = Quick { text, pos: 0 };
+        let mut quick = Quick::new(text);
         let value = quick.value(0)?;
         quick.peek().is_none().then_some(value)
     }
@@ -187,7 +195,7 @@ impl<'a> Quick<'a> {
     /// escapes.
     fn string(&mut self) -> Option<(&'a str, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = crate::scan::string_end(self.text.as_bytes(), self.pos)?;
+        let (end, escaped) = crate::scan::string_end(self.text.as_bytes(), &self.stops, self.pos)?;
         self.pos = end;
         Some((self.text.get(start..end - 1)?, escaped))
     }
@@ -233,7 +241,7 @@ impl<'a> Quick<'a> {
     /// only that value and passing over the others, or `None` for text it leaves to the full parse
     /// (escaped keys, deep nesting).
     pub(crate) fn get(json: &'a str, key: &str) -> Option<Option<Loose<'a>>> {
-        let mut quick = Quick { text: json, pos: 0 };
+        let mut quick = Quick::new(json);
         if quick.peek()? != b'{' {
             return Some(None);
         }

@@ -3,8 +3,9 @@
 //!
 //! A kept event carries ~1.3 KB of entity JSON, nearly all of it entity data that no mapper reads
 //! (user agents, geo, sessions), yet all of it must be valid JSON, as the Analytics SDKs require. Going
-//! through serde's visitors for every key and value cost a quarter of a run; here strings are skipped
-//! 16 bytes at a time ([`simd::string_stop_mask`]) and structure is checked with a bit stack.
+//! through serde's visitors for every key and value cost a quarter of a run; here strings are passed
+//! over by following a bit mask of the text's string stops, found for the whole text at once
+//! ([`simd::stop_masks`]), and structure is checked with a bit stack.
 //!
 //! Every function answers `None` both for invalid JSON and for the rare valid text it leaves to
 //! serde_json (keys with escapes, nesting deeper than 64); the caller then parses with serde_json, which
@@ -14,11 +15,11 @@
 use std::borrow::Cow;
 
 use crate::entity::Entity;
-use crate::simd::{self, STRING_BLOCK};
+use crate::simd::{self, BLOCK};
 
 /// The entities of a `contexts` or `derived_contexts` field (see `entity::parse_contexts`).
 pub(crate) fn contexts(text: &str) -> Option<Vec<Entity<'_>>> {
-    let mut s = Scan { text, pos: 0 };
+    let mut s = Scan::new(text);
     let entities = match s.peek()? {
         b'n' => s.literal(b"null").map(|()| Vec::new())?,
         _ => {
@@ -41,7 +42,7 @@ pub(crate) fn contexts(text: &str) -> Option<Vec<Entity<'_>>> {
 /// The inner entity of an `unstruct_event` field, `None` inside when there is none (see
 /// `entity::parse_unstruct`).
 pub(crate) fn unstruct(text: &str) -> Option<Option<Entity<'_>>> {
-    let mut s = Scan { text, pos: 0 };
+    let mut s = Scan::new(text);
     let inner = match s.peek()? {
         b'n' => s.literal(b"null").map(|()| None)?,
         _ => {
@@ -72,9 +73,17 @@ enum Key {
 struct Scan<'a> {
     text: &'a str,
     pos: usize,
+    /// Where the text's string stops are (quotes, backslashes, control characters): a bit a byte.
+    stops: Vec<u64>,
 }
 
 impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Scan<'a> {
+        let mut stops = Vec::new();
+        simd::stop_masks(text.as_bytes(), &mut stops);
+        Scan { text, pos: 0, stops }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -110,7 +119,7 @@ impl<'a> Scan<'a> {
     /// holds escapes.
     fn string(&mut self) -> Option<(usize, usize, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = string_end(self.bytes(), self.pos)?;
+        let (end, escaped) = string_end(self.bytes(), &self.stops, self.pos)?;
         self.pos = end;
         Some((start, end - 1, escaped))
     }
@@ -267,7 +276,7 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn compact_schema(&mut self) -> Option<&'a str> {
         let start = self.pos;
-        let (end, escaped) = string_end(self.bytes(), start - 1)?;
+        let (end, escaped) = string_end(self.bytes(), &self.stops, start - 1)?;
         self.pos = end;
         if escaped { None } else { self.text.get(start..end - 1) }
     }
@@ -278,14 +287,14 @@ impl<'a> Scan<'a> {
     /// position in a local and calls only functions that inline, rather than going through `peek`
     /// and the other methods for every token.
     fn skip_value(&mut self) -> Option<()> {
-        let bytes = self.bytes();
+        let (bytes, stops) = (self.bytes(), &self.stops[..]);
         // Bit `d` of `objects` says whether the container at depth `d` (0 the outermost) is an object.
         let (mut objects, mut depth) = (0u64, 0u32);
         let mut at = whitespace(bytes, self.pos);
         loop {
             // A value starts at `at`; containers are entered, scalars passed over.
             match *bytes.get(at)? {
-                b'"' => at = string_end(bytes, at)?.0,
+                b'"' => at = string_end(bytes, stops, at)?.0,
                 open @ (b'{' | b'[') => {
                     if depth == u64::BITS {
                         return None;
@@ -298,7 +307,7 @@ impl<'a> Scan<'a> {
                         objects = objects & !(1 << depth) | u64::from(open == b'{') << depth;
                         depth += 1;
                         if open == b'{' {
-                            at = key(bytes, at)?;
+                            at = key(bytes, stops, at)?;
                         }
                         continue;
                     }
@@ -322,7 +331,7 @@ impl<'a> Scan<'a> {
                     b',' => {
                         at = whitespace(bytes, at + 1);
                         if in_object {
-                            at = key(bytes, at)?;
+                            at = key(bytes, stops, at)?;
                         }
                         break;
                     }
@@ -347,12 +356,12 @@ pub(crate) fn whitespace(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// After a string whose opening quote is at `at`, and whether it holds escapes (checked only as far as
-/// JSON's grammar goes).
+/// JSON's grammar goes), in a text whose [`simd::stop_masks`] are `stops`.
 #[inline(always)]
-pub(crate) fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+pub(crate) fn string_end(bytes: &[u8], stops: &[u64], at: usize) -> Option<(usize, bool)> {
     let (mut at, mut escaped) = (at + 1, false);
     loop {
-        at = string_stop(bytes, at);
+        at = next_stop(stops, at);
         match *bytes.get(at)? {
             b'"' => return Some((at + 1, escaped)),
             b'\\' => {
@@ -364,13 +373,33 @@ pub(crate) fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// The first stop at or after `at`; at or past the text's end when there is none.
+#[inline(always)]
+fn next_stop(stops: &[u64], at: usize) -> usize {
+    let mut word = at / BLOCK;
+    let Some(&first) = stops.get(word) else { return at };
+    let bits = first >> (at % BLOCK);
+    if bits != 0 {
+        return at + bits.trailing_zeros() as usize;
+    }
+    loop {
+        word += 1;
+        match stops.get(word) {
+            // The last word's padding is all stops, so this is only a guard; it is past the end.
+            None => return word * BLOCK,
+            Some(&bits) if bits != 0 => return word * BLOCK + bits.trailing_zeros() as usize,
+            Some(_) => {}
+        }
+    }
+}
+
 /// An object key at `at` and its colon: where the value after them starts.
 #[inline(always)]
-fn key(bytes: &[u8], at: usize) -> Option<usize> {
+fn key(bytes: &[u8], stops: &[u64], at: usize) -> Option<usize> {
     if bytes.get(at) != Some(&b'"') {
         return None;
     }
-    let at = whitespace(bytes, string_end(bytes, at)?.0);
+    let at = whitespace(bytes, string_end(bytes, stops, at)?.0);
     if bytes.get(at) != Some(&b':') {
         return None;
     }
@@ -412,21 +441,6 @@ fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
         at += n;
     }
     Some(at)
-}
-
-/// The position of the first quote, backslash or control character at or after `from`, or the end.
-#[inline]
-fn string_stop(bytes: &[u8], from: usize) -> usize {
-    let mut at = from;
-    while let Some(block) = bytes.get(at..at + STRING_BLOCK) {
-        let mask = block.try_into().map_or(0, simd::string_stop_mask);
-        if mask != 0 {
-            return at + mask.trailing_zeros() as usize;
-        }
-        at += STRING_BLOCK;
-    }
-    let rest = bytes.get(at..).unwrap_or_default();
-    at + rest.iter().position(|&b| simd::is_string_stop(b)).unwrap_or(rest.len())
 }
 
 /// After a backslash at `at - 1`: the end of a valid escape. Like serde_json when it passes over a

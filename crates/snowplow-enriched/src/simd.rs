@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 pub(crate) const BLOCK: usize = 64;
 
 /// The block of [`string_stop_mask`].
-pub(crate) const STRING_BLOCK: usize = 16;
+const STRING_BLOCK: usize = 16;
 
 /// Bit `i` is set when `block[i]` is a tab.
 #[inline]
@@ -95,6 +95,36 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
         (tab, 0) => (None, tabs + tab.count_ones() as usize),
         (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), tabs + before(tab, newline)),
     }
+}
+
+/// Appends to `out` the [`string_stop_mask`]s of `bytes`, 64 bytes to a word, the last word padded
+/// with zeros (which are stops). A JSON text's strings are then passed over by following bits, with
+/// no load of the text's bytes in the way: each string's end is where the next token starts, so the
+/// scanner waits on every search it makes, and searching 16 bytes at a time from each opening quote
+/// put a load, three comparisons and a mask in each wait.
+#[inline]
+pub(crate) fn stop_masks(bytes: &[u8], out: &mut Vec<u64>) {
+    #[cfg(target_arch = "x86_64")]
+    match Kernel::get() {
+        Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes, out),
+        Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes, out),
+        Kernel::Baseline => {}
+    }
+    stop_masks_with(bytes, out, |block| {
+        let (quarters, _) = block.as_chunks::<STRING_BLOCK>();
+        quarters.iter().rev().fold(0, |mask, quarter| mask << STRING_BLOCK | u64::from(string_stop_mask(quarter)))
+    });
+}
+
+/// [`stop_masks`] with `mask` giving a block's mask.
+#[inline(always)]
+fn stop_masks_with(bytes: &[u8], out: &mut Vec<u64>, mask: impl Fn(&[u8; BLOCK]) -> u64) {
+    let (blocks, tail) = bytes.as_chunks::<BLOCK>();
+    out.reserve(blocks.len() + 1);
+    out.extend(blocks.iter().map(&mask));
+    let mut padded = [0; BLOCK];
+    padded[..tail.len()].copy_from_slice(tail);
+    out.push(mask(&padded));
 }
 
 /// The tab masks this CPU computes best. Asking the CPU's features on every call was five lookups a
@@ -192,6 +222,36 @@ mod avx2 {
         byte_mask(block, b'\t')
     }
 
+    /// [`super::stop_masks`] compiled for AVX2.
+    #[inline]
+    pub(super) fn stop_masks(_: Avx2, bytes: &[u8], out: &mut Vec<u64>) {
+        #[target_feature(enable = "avx2")]
+        fn run(bytes: &[u8], out: &mut Vec<u64>) {
+            super::stop_masks_with(bytes, out, |block| stop_mask(block));
+        }
+        // SAFETY: the CPU has the features, as an `Avx2` proves.
+        unsafe { run(bytes, out) }
+    }
+
+    /// [`super::string_stop_mask`] of a whole block.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn stop_mask(block: &[u8; BLOCK]) -> u64 {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8, _mm256_or_si256,
+            _mm256_set1_epi8,
+        };
+        // SAFETY: each unaligned load reads 32 bytes at offset 0 or 32 of a 64-byte array.
+        let half = |offset: usize| unsafe {
+            let bytes = _mm256_loadu_si256(block.as_ptr().add(offset).cast::<__m256i>());
+            let quote = _mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(b'"' as i8));
+            let backslash = _mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(b'\\' as i8));
+            let control = _mm256_cmpeq_epi8(_mm256_min_epu8(bytes, _mm256_set1_epi8(0x1F)), bytes);
+            u64::from(_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(quote, backslash), control)) as u32)
+        };
+        half(0) | half(32) << 32
+    }
+
     /// Bit `i` is set when `block[i]` is `byte`.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -275,6 +335,31 @@ mod avx512 {
         let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
         _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte as i8))
     }
+
+    /// [`super::stop_masks`] compiled for AVX-512.
+    #[inline]
+    pub(super) fn stop_masks(_: Avx512, bytes: &[u8], out: &mut Vec<u64>) {
+        #[target_feature(enable = "avx512bw")]
+        fn run(bytes: &[u8], out: &mut Vec<u64>) {
+            super::stop_masks_with(bytes, out, |block| stop_mask(block));
+        }
+        // SAFETY: the CPU has the features, as an `Avx512` proves.
+        unsafe { run(bytes, out) }
+    }
+
+    /// [`super::string_stop_mask`] of a whole block.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn stop_mask(block: &[u8; BLOCK]) -> u64 {
+        use std::arch::x86_64::{
+            __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
+        };
+        // SAFETY: the unaligned load reads the 64 bytes of the array.
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(b'"' as i8))
+            | _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(b'\\' as i8))
+            | _mm512_cmple_epu8_mask(bytes, _mm512_set1_epi8(0x1F))
+    }
 }
 
 /// Bit `i` is set when `block[i]` ends a run of plain JSON string bytes: a quote, a backslash or a
@@ -282,7 +367,7 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[inline]
-pub(crate) fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
+fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
@@ -299,13 +384,14 @@ pub(crate) fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-pub(crate) fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
+fn string_stop_mask(block: &[u8; STRING_BLOCK]) -> u32 {
     block.iter().enumerate().fold(0, |mask, (i, &b)| mask | u32::from(is_string_stop(b)) << i)
 }
 
 /// The byte class of [`string_stop_mask`], one byte at a time.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline]
-pub(crate) fn is_string_stop(b: u8) -> bool {
+fn is_string_stop(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
 }
 
@@ -339,6 +425,46 @@ mod tests {
             let head: &[u8; STRING_BLOCK] = block[..STRING_BLOCK].try_into().unwrap_or(&[0; STRING_BLOCK]);
             let stops = head.iter().enumerate().fold(0u32, |m, (i, &b)| m | u32::from(is_string_stop(b)) << i);
             assert_eq!(string_stop_mask(head), stops, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn stop_masks_agree_with_byte_by_byte_tests_on_every_kernel() {
+        let mut state = 5u32;
+        for len in (0..200).chain([255, 256, 257, 1000]) {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (state >> 16) as u8 % 0x60 + 0x08
+                })
+                .collect();
+            // Bits past the end are set: the padding is zeros, control characters.
+            let expected: Vec<u64> = (0..len / BLOCK + 1)
+                .map(|w| {
+                    (0..BLOCK)
+                        .fold(0, |m, i| m | u64::from(bytes.get(w * BLOCK + i).is_none_or(|&b| is_string_stop(b))) << i)
+                })
+                .collect();
+            let mut got = Vec::new();
+            stop_masks(&bytes, &mut got);
+            assert_eq!(got, expected, "{bytes:?}");
+            let mut baseline = Vec::new();
+            stop_masks_with(&bytes, &mut baseline, |block| {
+                (0..BLOCK).fold(0, |m, i| m | u64::from(is_string_stop(block[i])) << i)
+            });
+            assert_eq!(baseline, expected);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(cpu) = avx2::detect() {
+                let mut avx2 = Vec::new();
+                avx2::stop_masks(cpu, &bytes, &mut avx2);
+                assert_eq!(avx2, expected, "AVX2 {bytes:?}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(cpu) = avx512::detect() {
+                let mut avx512 = Vec::new();
+                avx512::stop_masks(cpu, &bytes, &mut avx512);
+                assert_eq!(avx512, expected, "AVX-512 {bytes:?}");
+            }
         }
     }
 
