@@ -403,6 +403,14 @@ mod tests {
             assert_envelope_paths_agree(text);
         }
         assert_eq!(scan::contexts(VALID[3]).map(|e| e.len()), Some(0));
+        // Texts of many stop-mask words, envelope and data alike.
+        let entity =
+            r#"{"data":{"k":"a \"quoted\" value","n":[1,2,{"x":null}]},"schema":"iglu:a.b/c/jsonschema/1-0-0"}"#;
+        let long = format!(r#"{{"data":[{}],"schema":"iglu:x/y/jsonschema/1-0-0"}}"#, vec![entity; 40].join(","));
+        assert!(long.len() > 2048);
+        assert_eq!(scan::contexts(&long).map(|e| e.len()), Some(40));
+        assert_envelope_paths_agree(&long);
+        crate::loose::assert_loose_paths_agree(&format!(r#"{{"list":[{}]}}"#, vec![entity; 40].join(",")));
     }
 
     #[test]
