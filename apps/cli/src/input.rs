@@ -260,7 +260,7 @@ pub(crate) fn for_each_event(
     for (index, name) in names.iter().enumerate() {
         let mut input = open(name, &counter)?;
         let mut line = 0;
-        // One line: `Ok(bytes)`, or `Err(length)` for a line over the limit.
+        // One line: `Ok(line)`, or `Err(length)` for a line over the limit.
         let mut handle = |line: u64, got: Result<Line<'_>, u64>, record: &mut Vec<u8>| -> anyhow::Result<()> {
             if done(index, line) {
                 return Ok(());
@@ -268,9 +268,9 @@ pub(crate) fn for_each_event(
             events += 1;
             let place = Place { input: index, file: &input.name, line, event: None };
             match (got, reading.records) {
-                (Ok(got), None) => each(place, Ok(got))?,
-                (Ok(got), Some(limits)) => {
-                    record_events(got.bytes(), record, limits, |event, got| each(Place { event, ..place }, got))?;
+                (Ok(found), None) => each(place, Ok(found))?,
+                (Ok(found), Some(limits)) => {
+                    record_events(found.bytes(), record, limits, |event, got| each(Place { event, ..place }, got))?;
                 }
                 (Err(length), _) => each(place, Err(Unreadable::TooLong { length, max: reading.max_line_bytes }))?,
             }

@@ -355,8 +355,8 @@ mod parallel {
             self.lines += 1;
             let max = reading.max_line_bytes;
             match (line, reading.records) {
-                (Ok(got), Some(limits)) => {
-                    let Ok(()) = record_events::<Infallible>(got.bytes(), record, limits, |event, got| {
+                (Ok(found), Some(limits)) => {
+                    let Ok(()) = record_events::<Infallible>(found.bytes(), record, limits, |event, got| {
                         self.origins.push((at, event));
                         self.push(pipeline, got);
                         Ok(())
