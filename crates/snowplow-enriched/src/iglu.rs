@@ -51,6 +51,20 @@ struct Tail {
 
 /// The tail of a URI whose format starts at `from` and which ends with the addition.
 fn tail(bytes: &[u8], from: usize) -> Option<Tail> {
+    // Nearly every URI has the format `jsonschema` and single-digit versions: that shape is a few
+    // comparisons, where the general reading below took some 270 instructions (a tenth of the
+    // instructions of looking up entities, callgrind on uniform).
+    if let Some(&[model @ b'1'..=b'9', b'-', revision @ b'0'..=b'9', b'-', addition @ b'0'..=b'9']) =
+        bytes.get(from..).and_then(|rest| rest.strip_prefix(b"jsonschema/"))
+    {
+        let digit = |d: u8| u32::from(d - b'0');
+        return Some(Tail {
+            format_end: from + "jsonschema".len(),
+            model: digit(model),
+            revision: digit(revision),
+            addition: digit(addition),
+        });
+    }
     let format_end = word_end(bytes, from, WORD)?;
     let (model, at) = number(bytes, format_end + 1, false)?;
     let (revision, at) = number(bytes, expect(bytes, at, b'-')?, true)?;
@@ -210,7 +224,25 @@ mod tests {
             regex::Regex::new(r"^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[1-9][0-9]*(-(0|[1-9][0-9]*)){2}$")
                 .unwrap();
         // Mostly the bytes a URI is made of, so that many of the strings come close to valid.
-        let alphabet = ["iglu:", "iglu:a.b/c/jsonschema/1-0-0", "/", "-", ".", "_", "0", "1", "9", "a", "Z", " ", "é"];
+        let alphabet = [
+            "iglu:",
+            "iglu:a.b/c/jsonschema/1-0-0",
+            "iglu:a.b/c/",
+            "jsonschema/",
+            "1-0-0",
+            "9-9-9",
+            "/",
+            "-",
+            ".",
+            "_",
+            "0",
+            "1",
+            "9",
+            "a",
+            "Z",
+            " ",
+            "é",
+        ];
         let mut state = 11u32;
         let mut valid = 0;
         for _ in 0..200_000 {
