@@ -112,9 +112,7 @@ impl<'a> Quick<'a> {
     const MAX_DEPTH: usize = 64;
 
     fn new(text: &'a str) -> Quick<'a> {
-        let mut stops = Vec::new();
-        crate::simd::stop_masks(text.as_bytes(), &mut stops);
-        Quick { text, pos: 0, stops }
+        Quick { text, pos: 0, stops: crate::simd::stop_masks(text.as_bytes()) }
     }
 
     fn parse(text: &'a str) -> Option<Loose<'a>> {

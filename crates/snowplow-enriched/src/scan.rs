@@ -79,9 +79,7 @@ struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     fn new(text: &'a str) -> Scan<'a> {
-        let mut stops = Vec::new();
-        simd::stop_masks(text.as_bytes(), &mut stops);
-        Scan { text, pos: 0, stops }
+        Scan { text, pos: 0, stops: simd::stop_masks(text.as_bytes()) }
     }
 
     fn bytes(&self) -> &'a [u8] {

@@ -97,20 +97,20 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
     }
 }
 
-/// Appends to `out` the [`string_stop_mask`]s of `bytes`, 64 bytes to a word, the last word padded
-/// with zeros (which are stops). A JSON text's strings are then passed over by following bits, with
+/// The [`string_stop_mask`]s of `bytes`, 64 bytes to a word, the last word padded with zeros (which
+/// are stops). A JSON text's strings are then passed over by following bits, with
 /// no load of the text's bytes in the way: each string's end is where the next token starts, so the
 /// scanner waits on every search it makes, and searching 16 bytes at a time from each opening quote
 /// put a load, three comparisons and a mask in each wait.
 #[inline]
-pub(crate) fn stop_masks(bytes: &[u8], out: &mut Vec<u64>) {
+pub(crate) fn stop_masks(bytes: &[u8]) -> Vec<u64> {
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
-        Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes, out),
-        Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes, out),
+        Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes),
+        Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes),
         Kernel::Baseline => {}
     }
-    stop_masks_with(bytes, out, stop_mask);
+    stop_masks_with(bytes, stop_mask)
 }
 
 /// [`string_stop_mask`] of a whole block, a quarter at a time.
@@ -122,13 +122,14 @@ fn stop_mask(block: &[u8; BLOCK]) -> u64 {
 
 /// [`stop_masks`] with `mask` giving a block's mask.
 #[inline(always)]
-fn stop_masks_with(bytes: &[u8], out: &mut Vec<u64>, mask: impl Fn(&[u8; BLOCK]) -> u64) {
+fn stop_masks_with(bytes: &[u8], mask: impl Fn(&[u8; BLOCK]) -> u64) -> Vec<u64> {
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
-    out.reserve(blocks.len() + 1);
-    out.extend(blocks.iter().map(&mask));
+    let mut masks = Vec::with_capacity(blocks.len() + 1);
+    masks.extend(blocks.iter().map(&mask));
     let mut padded = [0; BLOCK];
     padded[..tail.len()].copy_from_slice(tail);
-    out.push(mask(&padded));
+    masks.push(mask(&padded));
+    masks
 }
 
 /// The tab masks this CPU computes best. Asking the CPU's features on every call was five lookups a
@@ -228,13 +229,13 @@ mod avx2 {
 
     /// [`super::stop_masks`] compiled for AVX2.
     #[inline]
-    pub(super) fn stop_masks(_: Avx2, bytes: &[u8], out: &mut Vec<u64>) {
+    pub(super) fn stop_masks(_: Avx2, bytes: &[u8]) -> Vec<u64> {
         #[target_feature(enable = "avx2")]
-        fn run(bytes: &[u8], out: &mut Vec<u64>) {
-            super::stop_masks_with(bytes, out, |block| stop_mask(block));
+        fn run(bytes: &[u8]) -> Vec<u64> {
+            super::stop_masks_with(bytes, |block| stop_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
-        unsafe { run(bytes, out) }
+        unsafe { run(bytes) }
     }
 
     /// [`super::string_stop_mask`] of a whole block.
@@ -342,13 +343,13 @@ mod avx512 {
 
     /// [`super::stop_masks`] compiled for AVX-512.
     #[inline]
-    pub(super) fn stop_masks(_: Avx512, bytes: &[u8], out: &mut Vec<u64>) {
+    pub(super) fn stop_masks(_: Avx512, bytes: &[u8]) -> Vec<u64> {
         #[target_feature(enable = "avx512bw")]
-        fn run(bytes: &[u8], out: &mut Vec<u64>) {
-            super::stop_masks_with(bytes, out, |block| stop_mask(block));
+        fn run(bytes: &[u8]) -> Vec<u64> {
+            super::stop_masks_with(bytes, |block| stop_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
-        unsafe { run(bytes, out) }
+        unsafe { run(bytes) }
     }
 
     /// [`super::string_stop_mask`] of a whole block.
@@ -449,23 +450,15 @@ mod tests {
                         .fold(0, |m, i| m | u64::from(bytes.get(w * BLOCK + i).is_none_or(|&b| is_string_stop(b))) << i)
                 })
                 .collect();
-            let mut got = Vec::new();
-            stop_masks(&bytes, &mut got);
-            assert_eq!(got, expected, "{bytes:?}");
-            let mut baseline = Vec::new();
-            stop_masks_with(&bytes, &mut baseline, stop_mask);
-            assert_eq!(baseline, expected, "SSE2 {bytes:?}");
+            assert_eq!(stop_masks(&bytes), expected, "{bytes:?}");
+            assert_eq!(stop_masks_with(&bytes, stop_mask), expected, "SSE2 {bytes:?}");
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx2::detect() {
-                let mut avx2 = Vec::new();
-                avx2::stop_masks(cpu, &bytes, &mut avx2);
-                assert_eq!(avx2, expected, "AVX2 {bytes:?}");
+                assert_eq!(avx2::stop_masks(cpu, &bytes), expected, "AVX2 {bytes:?}");
             }
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx512::detect() {
-                let mut avx512 = Vec::new();
-                avx512::stop_masks(cpu, &bytes, &mut avx512);
-                assert_eq!(avx512, expected, "AVX-512 {bytes:?}");
+                assert_eq!(avx512::stop_masks(cpu, &bytes), expected, "AVX-512 {bytes:?}");
             }
         }
     }
