@@ -58,6 +58,15 @@ pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow
     tab_masks_with(line, each, tab_mask)
 }
 
+/// The last, partial block of a text (fewer than [`BLOCK`] bytes) padded with zeros, which are
+/// neither tabs nor newlines and, as string stops, stand for the text's end.
+#[inline(always)]
+pub(crate) fn padded(tail: &[u8]) -> [u8; BLOCK] {
+    let mut block = [0; BLOCK];
+    block[..tail.len()].copy_from_slice(tail);
+    block
+}
+
 /// The position of the first newline in `bytes`, and how many tabs come before it (all of them when
 /// there is none). Every line is searched for its end and has its tabs counted (a line without exactly
 /// 130 is a bad row, whatever the filter says); doing both in one pass halves the passes over a line
@@ -89,9 +98,7 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
         offset += BLOCK;
     }
     // The rest is searched padded with zeros, which are neither.
-    let mut padded = [0; BLOCK];
-    padded[..tail.len()].copy_from_slice(tail);
-    match masks(&padded) {
+    match masks(&padded(tail)) {
         (tab, 0) => (None, tabs + tab.count_ones() as usize),
         (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), tabs + before(tab, newline)),
     }
@@ -126,9 +133,7 @@ fn stop_masks_with(bytes: &[u8], mask: impl Fn(&[u8; BLOCK]) -> u64) -> Vec<u64>
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
     let mut masks = Vec::with_capacity(blocks.len() + 1);
     masks.extend(blocks.iter().map(&mask));
-    let mut padded = [0; BLOCK];
-    padded[..tail.len()].copy_from_slice(tail);
-    masks.push(mask(&padded));
+    masks.push(mask(&padded(tail)));
     masks
 }
 
@@ -169,9 +174,7 @@ fn tab_masks_with(
         each(i * BLOCK, block.try_into().map_or(0, &mask))?;
     }
     if !tail.is_empty() {
-        let mut padded = [0; BLOCK];
-        padded[..tail.len()].copy_from_slice(tail);
-        each(line.len() - tail.len(), mask(&padded))?;
+        each(line.len() - tail.len(), mask(&padded(tail)))?;
     }
     ControlFlow::Continue(())
 }

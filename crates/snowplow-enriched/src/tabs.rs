@@ -19,11 +19,7 @@ fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
         // Every chunk is BLOCK bytes long; the fallback is never taken.
         (i * BLOCK, block.try_into().map_or(0, simd::tab_mask))
     });
-    let last = (!tail.is_empty()).then(|| {
-        let mut padded = [0; BLOCK];
-        padded[..tail.len()].copy_from_slice(tail);
-        (line.len() - tail.len(), simd::tab_mask(&padded))
-    });
+    let last = (!tail.is_empty()).then(|| (line.len() - tail.len(), simd::tab_mask(&simd::padded(tail))));
     full.chain(last)
 }
 
