@@ -14,6 +14,8 @@ use crate::{simd, tabs};
 pub enum EventError {
     #[error("expected {FIELD_COUNT} tab-separated fields, found {found}")]
     FieldCount { found: usize },
+    #[error("the line is {len} bytes long; an event's fields are addressed with 32 bits")]
+    LineTooLong { len: usize },
     #[error("field {field} is not valid UTF-8 (invalid byte at offset {offset})")]
     InvalidUtf8 { field: Field, offset: usize },
     #[error("field {field}: {value:?} is not {expected}")]
@@ -46,9 +48,10 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Event<'a> {
     line: &'a [u8],
-    /// Where each field ends: the tabs in order, then the end of the line. Positions take half the room
-    /// of 131 slices, and writing them is most of the cost of splitting a line.
-    ends: [usize; FIELD_COUNT],
+    /// Where each field ends: the tabs in order, then the end of the line. Positions take a quarter of
+    /// the room of 131 slices, and writing them is most of the cost of splitting a line; a kept event
+    /// is also moved twice on its way to the mappers, a copy of the whole array each time.
+    ends: [u32; FIELD_COUNT],
     contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     derived_contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
@@ -59,6 +62,9 @@ impl<'a> Event<'a> {
     pub fn parse(line: &'a [u8]) -> Result<Event<'a>, EventError> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(len) = u32::try_from(line.len()) else {
+            return Err(EventError::LineTooLong { len: line.len() });
+        };
         let mut ends = [0; FIELD_COUNT];
         let mut n = 0;
         let split = simd::tab_masks(line, |offset, mut mask| {
@@ -68,7 +74,8 @@ impl<'a> Event<'a> {
                 return ControlFlow::Break(());
             };
             for slot in slots {
-                *slot = offset + mask.trailing_zeros() as usize;
+                // Below `len`, so it fits.
+                *slot = (offset + mask.trailing_zeros() as usize) as u32;
                 mask &= mask - 1;
             }
             n += here;
@@ -80,7 +87,7 @@ impl<'a> Event<'a> {
         if n + 1 != FIELD_COUNT {
             return Err(EventError::FieldCount { found: n + 1 });
         }
-        ends[n] = line.len();
+        ends[n] = len;
         Ok(Event {
             line,
             ends,
@@ -95,9 +102,9 @@ impl<'a> Event<'a> {
         let index = field.index();
         let start = match index {
             0 => 0,
-            _ => self.ends[index - 1] + 1,
+            _ => self.ends[index - 1] as usize + 1,
         };
-        &self.line[start..self.ends[index]]
+        &self.line[start..self.ends[index] as usize]
     }
 
     /// The field as text, `None` when it is empty.
