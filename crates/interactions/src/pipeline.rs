@@ -79,7 +79,9 @@ pub struct Pipeline {
     filter: Filter,
     keep_matches: bool,
     event_types: EventTypeNames,
-    /// Sorted by event name.
+    /// Sorted by the length of the event name, then by the name: the search compares lengths first,
+    /// which tells most names apart without a call to `memcmp` (four of those a kept event were 1% of
+    /// a uniform run).
     routes: Vec<Route>,
 }
 
@@ -116,7 +118,7 @@ impl Pipeline {
                 .map_err(|message| SettingsError::Flavour { flavour: flavour.name, message })?;
             configured.push((flavour.name, enabled.then(|| Arc::<dyn Any + Send + Sync>::from(parsed))));
         }
-        let routes = registry
+        let mut routes: Vec<Route> = registry
             .mappers()
             .iter()
             .map(|m| Route {
@@ -126,6 +128,7 @@ impl Pipeline {
                 settings: configured.iter().find(|(name, _)| *name == m.flavour).and_then(|(_, s)| s.clone()),
             })
             .collect();
+        routes.sort_by_key(|r| route_key(r.event_name.as_bytes()));
         Ok(Pipeline {
             filter_field,
             filter,
@@ -172,7 +175,8 @@ impl Pipeline {
     /// Routing, mapping and the shared rules, for an event the filter kept.
     fn map(&self, event: &Event<'_>) -> Outcome {
         let name = event.raw(Field::EventName);
-        let Ok(index) = self.routes.binary_search_by(|r| r.event_name.as_bytes().cmp(name)) else {
+        let Ok(index) = self.routes.binary_search_by_key(&route_key(name), |r| route_key(r.event_name.as_bytes()))
+        else {
             return Outcome::Skipped { flavour: None, reason: skip::NO_MAPPER };
         };
         let route = &self.routes[index];
@@ -229,6 +233,11 @@ impl Pipeline {
             impression_id: draft.impression_id,
         }))
     }
+}
+
+/// The order of routes (see [`Pipeline`]).
+fn route_key(name: &[u8]) -> (usize, &[u8]) {
+    (name.len(), name)
 }
 
 /// A key of the first client-session entity, when it holds a truthy scalar (the seed reads

@@ -12,7 +12,7 @@ use crate::simd::{self, BLOCK};
 
 /// The masks of `line`'s blocks in order, with each block's offset; the last block is padded with
 /// zeros, which are not tabs.
-fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
+fn masks(line: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
     let blocks = line.chunks_exact(BLOCK);
     let tail = blocks.remainder();
     let full = blocks.enumerate().map(|(i, block)| {
@@ -21,6 +21,20 @@ fn masks(line: &[u8]) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
     });
     let last = (!tail.is_empty()).then(|| (line.len() - tail.len(), simd::tab_mask(&simd::padded(tail))));
     full.chain(last)
+}
+
+/// The masks of `line`'s blocks from its end: blocks end where the line does, so that the search for
+/// a field near the end (the filter's `event_name`, on every line) starts with a whole block instead
+/// of a copy of the padded tail; the first block, if partial, is padded.
+fn masks_back(line: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
+    let blocks = line.rchunks_exact(BLOCK);
+    let head = blocks.remainder();
+    let full = blocks.enumerate().map(|(i, block)| {
+        // Every chunk is BLOCK bytes long; the fallback is never taken.
+        (line.len() - (i + 1) * BLOCK, block.try_into().map_or(0, simd::tab_mask))
+    });
+    let first = (!head.is_empty()).then(|| (0, simd::tab_mask(&simd::padded(head))));
+    full.chain(first)
 }
 
 /// How many tabs `line` holds.
@@ -51,7 +65,7 @@ pub(crate) fn nth(line: &[u8], mut n: usize) -> Option<usize> {
 
 /// The position of the `n`th tab (0-based) counting from the end, if there are that many.
 pub(crate) fn nth_back(line: &[u8], mut n: usize) -> Option<usize> {
-    for (offset, mut mask) in masks(line).rev() {
+    for (offset, mut mask) in masks_back(line) {
         let here = mask.count_ones() as usize;
         if n >= here {
             n -= here;
@@ -89,6 +103,12 @@ mod tests {
                     found.extend((0..64).filter(|i| mask & 1 << i != 0).map(|i| offset + i));
                 }
                 assert_eq!(found, expected, "{line:?}");
+                let mut found_back = Vec::new();
+                for (offset, mask) in masks_back(&line) {
+                    found_back.extend((0..64).rev().filter(|i| mask & 1 << i != 0).map(|i| offset + i));
+                }
+                found_back.reverse();
+                assert_eq!(found_back, expected, "from the end: {line:?}");
                 assert_eq!(count(&line), expected.len());
                 for n in 0..=expected.len() {
                     assert_eq!(nth(&line, n), expected.get(n).copied(), "{n} {line:?}");
