@@ -266,11 +266,12 @@ fn run_sends_to_a_standalone_emulator() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = String::from_utf8(output.stderr).unwrap();
+    // Checked before reading what the emulator accepted, which would wait for events never sent.
+    assert!(summary.contains("events sent: 74"), "{summary}");
     let accepted = accepted_lines(&mut emulator, 74);
     emulator.kill().unwrap();
     emulator.wait().unwrap();
-    let summary = String::from_utf8(output.stderr).unwrap();
-    assert!(summary.contains("events sent: 74"), "{summary}");
     assert!(summary.contains("dead-lettered events: 0") && !dead.exists(), "{summary}");
     assert_eq!(accepted.len(), 74);
     let ids: std::collections::BTreeSet<&str> =

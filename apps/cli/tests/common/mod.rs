@@ -73,14 +73,26 @@ pub fn start_server_with_stderr(
     (child, base, reader)
 }
 
-/// The first `n` events a running `emulator` prints.
+/// The first `n` events a running `emulator` prints. The emulator runs until it is killed, so a run
+/// that sent fewer would leave a plain read waiting forever; this fails the test after a minute
+/// instead, saying how many came.
 pub fn accepted_lines(emulator: &mut std::process::Child, n: usize) -> Vec<Value> {
     use std::io::{BufRead, BufReader};
     let mut reader = BufReader::new(emulator.stdout.take().unwrap());
-    (0..n)
-        .map(|_| {
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..n {
             let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (0..n)
+        .map(|i| {
+            let line = received
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("the emulator accepted {i} of {n} events ({e})"));
             serde_json::from_str(&line).unwrap()
         })
         .collect()
