@@ -86,14 +86,8 @@ impl<'a> Scan<'a> {
 
     /// The next byte after whitespace, which is skipped.
     fn peek(&mut self) -> Option<u8> {
-        let bytes = self.bytes();
-        while let Some(&b) = bytes.get(self.pos) {
-            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                return Some(b);
-            }
-            self.pos += 1;
-        }
-        None
+        self.pos = whitespace(self.bytes(), self.pos);
+        self.bytes().get(self.pos).copied()
     }
 
     /// Takes `b` as the next byte after whitespace.
