@@ -104,7 +104,7 @@ pub(crate) struct Quick<'a> {
     text: &'a str,
     pos: usize,
     /// The text's string stops, found at once (see [`crate::simd::stop_masks`]).
-    stops: Vec<u64>,
+    stops: crate::scan::Stops,
 }
 
 impl<'a> Quick<'a> {
@@ -112,7 +112,7 @@ impl<'a> Quick<'a> {
     const MAX_DEPTH: usize = 64;
 
     fn new(text: &'a str) -> Quick<'a> {
-        Quick { text, pos: 0, stops: crate::simd::stop_masks(text.as_bytes()) }
+        Quick { text, pos: 0, stops: crate::scan::Stops::of(text.as_bytes()) }
     }
 
     fn parse(text: &'a str) -> Option<Loose<'a>> {

@@ -104,20 +104,20 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
     }
 }
 
-/// The [`string_stop_mask`]s of `bytes`, 64 bytes to a word, the last word padded with zeros (which
-/// are stops). A JSON text's strings are then passed over by following bits, with
-/// no load of the text's bytes in the way: each string's end is where the next token starts, so the
-/// scanner waits on every search it makes, and searching 16 bytes at a time from each opening quote
-/// put a load, three comparisons and a mask in each wait.
+/// The [`string_stop_mask`]s of `bytes` into `masks` (cleared first), 64 bytes to a word, the last
+/// word padded with set bits (stops). A JSON text's strings are then passed over by following bits,
+/// with no load of the text's bytes in the way: each string's end is where the next token starts, so
+/// the scanner waits on every search it makes, and searching 16 bytes at a time from each opening
+/// quote put a load, three comparisons and a mask in each wait.
 #[inline]
-pub(crate) fn stop_masks(bytes: &[u8]) -> Vec<u64> {
+pub(crate) fn stop_masks(bytes: &[u8], masks: &mut Vec<u64>) {
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
-        Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes),
-        Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes),
+        Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes, masks),
+        Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes, masks),
         Kernel::Baseline => {}
     }
-    stop_masks_with(bytes, stop_mask)
+    stop_masks_with(bytes, masks, stop_mask)
 }
 
 /// [`string_stop_mask`] of a whole block, a quarter at a time.
@@ -129,12 +129,19 @@ fn stop_mask(block: &[u8; BLOCK]) -> u64 {
 
 /// [`stop_masks`] with `mask` giving a block's mask.
 #[inline(always)]
-fn stop_masks_with(bytes: &[u8], mask: impl Fn(&[u8; BLOCK]) -> u64) -> Vec<u64> {
+fn stop_masks_with(bytes: &[u8], masks: &mut Vec<u64>, mask: impl Fn(&[u8; BLOCK]) -> u64) {
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
-    let mut masks = Vec::with_capacity(blocks.len() + 1);
+    masks.clear();
+    masks.reserve(blocks.len() + 1);
     masks.extend(blocks.iter().map(&mask));
-    masks.push(mask(&padded(tail)));
-    masks
+    // A partial last block is read as the text's last 64 bytes, shifted down, rather than copied out
+    // and padded (a copy for each text scanned); only a text shorter than a block is copied.
+    let last = match bytes.last_chunk::<BLOCK>() {
+        _ if tail.is_empty() => u64::MAX,
+        Some(block) => mask(block) >> (BLOCK - tail.len()) | u64::MAX << tail.len(),
+        None => mask(&padded(tail)),
+    };
+    masks.push(last);
 }
 
 /// The tab masks this CPU computes best. Asking the CPU's features on every call was five lookups a
@@ -232,13 +239,13 @@ mod avx2 {
 
     /// [`super::stop_masks`] compiled for AVX2.
     #[inline]
-    pub(super) fn stop_masks(_: Avx2, bytes: &[u8]) -> Vec<u64> {
+    pub(super) fn stop_masks(_: Avx2, bytes: &[u8], masks: &mut Vec<u64>) {
         #[target_feature(enable = "avx2")]
-        fn run(bytes: &[u8]) -> Vec<u64> {
-            super::stop_masks_with(bytes, |block| stop_mask(block))
+        fn run(bytes: &[u8], masks: &mut Vec<u64>) {
+            super::stop_masks_with(bytes, masks, |block| stop_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
-        unsafe { run(bytes) }
+        unsafe { run(bytes, masks) }
     }
 
     /// [`super::string_stop_mask`] of a whole block.
@@ -346,13 +353,13 @@ mod avx512 {
 
     /// [`super::stop_masks`] compiled for AVX-512.
     #[inline]
-    pub(super) fn stop_masks(_: Avx512, bytes: &[u8]) -> Vec<u64> {
+    pub(super) fn stop_masks(_: Avx512, bytes: &[u8], masks: &mut Vec<u64>) {
         #[target_feature(enable = "avx512bw")]
-        fn run(bytes: &[u8]) -> Vec<u64> {
-            super::stop_masks_with(bytes, |block| stop_mask(block))
+        fn run(bytes: &[u8], masks: &mut Vec<u64>) {
+            super::stop_masks_with(bytes, masks, |block| stop_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
-        unsafe { run(bytes) }
+        unsafe { run(bytes, masks) }
     }
 
     /// [`super::string_stop_mask`] of a whole block.
@@ -453,15 +460,21 @@ mod tests {
                         .fold(0, |m, i| m | u64::from(bytes.get(w * BLOCK + i).is_none_or(|&b| is_string_stop(b))) << i)
                 })
                 .collect();
-            assert_eq!(stop_masks(&bytes), expected, "{bytes:?}");
-            assert_eq!(stop_masks_with(&bytes, stop_mask), expected, "SSE2 {bytes:?}");
+            // Into a buffer that held a longer text's masks, as a thread's spare buffer does.
+            let masks = |fill: &dyn Fn(&mut Vec<u64>)| {
+                let mut masks = vec![0; 40];
+                fill(&mut masks);
+                masks
+            };
+            assert_eq!(masks(&|m| stop_masks(&bytes, m)), expected, "{bytes:?}");
+            assert_eq!(masks(&|m| stop_masks_with(&bytes, m, stop_mask)), expected, "SSE2 {bytes:?}");
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx2::detect() {
-                assert_eq!(avx2::stop_masks(cpu, &bytes), expected, "AVX2 {bytes:?}");
+                assert_eq!(masks(&|m| avx2::stop_masks(cpu, &bytes, m)), expected, "AVX2 {bytes:?}");
             }
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx512::detect() {
-                assert_eq!(avx512::stop_masks(cpu, &bytes), expected, "AVX-512 {bytes:?}");
+                assert_eq!(masks(&|m| avx512::stop_masks(cpu, &bytes, m)), expected, "AVX-512 {bytes:?}");
             }
         }
     }
