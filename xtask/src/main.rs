@@ -32,6 +32,11 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
+    // `cargo xtask bench --help` is how one asks a task's flags; the usage lists every task's.
+    if rest.iter().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     match task.as_str() {
         "fixtures" => fixtures(),
         "corpus" => corpus(&rest),
