@@ -49,8 +49,8 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
 pub struct Event<'a> {
     line: &'a [u8],
     /// Where each field ends: the tabs in order, then the end of the line. Positions take a quarter of
-    /// the room of 131 slices, and writing them is most of the cost of splitting a line; a kept event
-    /// is also moved twice on its way to the mappers, a copy of the whole array each time.
+    /// the room of 131 slices, and writing them is most of the cost of splitting a line; the array is
+    /// also copied into the event that `parse` returns.
     ends: [u32; FIELD_COUNT],
     contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     derived_contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
