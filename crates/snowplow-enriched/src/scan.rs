@@ -494,3 +494,34 @@ fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The capacity of the buffer this thread holds for its next text.
+    fn spare_capacity() -> usize {
+        SPARE.with(|spare| {
+            let masks = spare.take();
+            let capacity = masks.capacity();
+            spare.set(masks);
+            capacity
+        })
+    }
+
+    #[test]
+    fn a_thread_keeps_its_stop_buffer_unless_it_grew_huge() {
+        let text = "x".repeat(1000);
+        let stops = Stops::of(text.as_bytes());
+        let words = stops.len();
+        drop(stops);
+        assert!(spare_capacity() >= words);
+        let huge = vec![b'x'; (Stops::MAX_KEPT + 1) * BLOCK];
+        let stops = Stops::of(&huge);
+        assert_eq!(stops.len(), Stops::MAX_KEPT + 2);
+        drop(stops);
+        assert!(spare_capacity() <= Stops::MAX_KEPT);
+        // Quotes at 0 and 2, then the padding, which is all stops.
+        assert_eq!(*Stops::of(b"\"a\""), [!0b10]);
+    }
+}
