@@ -23,28 +23,31 @@ fn same(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 
+/// Adds one to the count whose key `is` picks out, inserting the key `key` builds the first time. A
+/// run has a dozen keys at most, so the keys are walked by hand: the map's own search would need
+/// the key built first (an allocation per interaction, for its event type) and compares names as
+/// strings at each step.
+fn bump<K: Ord>(counts: &mut BTreeMap<K, u64>, is: impl Fn(&K) -> bool, key: impl FnOnce() -> K) {
+    match counts.iter_mut().find(|(k, _)| is(k)) {
+        Some((_, n)) => *n += 1,
+        None => {
+            counts.insert(key(), 1);
+        }
+    }
+}
+
 impl Tally {
     pub fn record(&mut self, outcome: &Outcome) {
         self.read += 1;
         match outcome {
             Outcome::Filtered => self.filtered += 1,
             Outcome::Interaction { flavour, interaction } => {
-                // A run has a dozen kinds at most; finding one by hand spares a key allocation per event.
                 let kind = &interaction.event_type;
-                match self.interactions.iter_mut().find(|((f, t), _)| same(f, flavour) && t == kind) {
-                    Some((_, n)) => *n += 1,
-                    None => {
-                        self.interactions.insert((*flavour, kind.clone()), 1);
-                    }
-                }
+                bump(&mut self.interactions, |(f, t)| same(f, flavour) && t == kind, || (*flavour, kind.clone()));
             }
             Outcome::Skipped { flavour, reason } => {
                 let flavour = flavour.unwrap_or("-");
-                // As for interactions; the map's own search compares the names as strings at each step.
-                match self.skipped.iter_mut().find(|((f, r), _)| same(f, flavour) && same(r, reason)) {
-                    Some((_, n)) => *n += 1,
-                    None => *self.skipped.entry((flavour, reason)).or_default() += 1,
-                }
+                bump(&mut self.skipped, |(f, r)| same(f, flavour) && same(r, reason), || (flavour, *reason));
             }
             Outcome::Bad { .. } => self.bad += 1,
         }
