@@ -23,7 +23,7 @@ pub use settings::{FilterAction, NoSettings, Settings, SettingsError, parse_flav
 pub use tally::Tally;
 
 /// The enriched-event types mappers work with, so that a flavour crate needs one import path.
-pub use snowplow_enriched::{Entity, Event, EventError, Field, Loose, SchemaKey};
+pub use snowplow_enriched::{DataValue, Entity, Event, EventError, Field, Loose, SchemaKey};
 
 /// Re-exported for `inventory::submit!` in flavour crates.
 pub use inventory;

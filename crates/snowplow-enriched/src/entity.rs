@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use crate::iglu::{IgluUri, SchemaKey};
-use crate::loose::{Loose, deserialize_cow_str};
+use crate::loose::{DataValue, Loose, deserialize_cow_str};
 use crate::scan;
 
 /// One self-describing entity.
@@ -56,6 +56,13 @@ impl<'a> Entity<'a> {
             Some(found) => found,
             None => self.data().get(key).cloned(),
         }
+    }
+
+    /// Reads the data object on demand: `entry` is called with each key and its value in order, reads
+    /// what it needs of the value, and the rest is passed over (see [`DataValue`]). `false`, with
+    /// nothing read, when the data is not an object (it is then null).
+    pub fn read_data(&self, entry: impl FnMut(&str, DataValue<'_, 'a>)) -> bool {
+        crate::loose::read(self.data, |data| data.entries(entry))
     }
 
     /// The entity's data as a lenient borrowed tree.

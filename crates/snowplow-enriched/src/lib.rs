@@ -38,8 +38,8 @@ pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
 pub use line::{Line, peek_field};
-pub use loose::Loose;
 #[doc(hidden)]
 pub use loose::assert_loose_paths_agree;
+pub use loose::{DataValue, Loose};
 pub use record::{Compression, RecordError, RecordEvents, RecordFault, RecordLimits, encode_record};
 pub use timestamp::{Timestamp, TimestampError};

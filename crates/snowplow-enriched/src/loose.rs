@@ -91,6 +91,28 @@ pub fn assert_loose_paths_agree(text: &str) {
             Err(e) => panic!("the quick parser accepts JSON that serde_json rejects ({e}): {text:?}"),
         }
     }
+    // On text serde_json reads, the tree rebuilt from what the on-demand reader hands over is its tree.
+    if let Ok(slow) = serde_json::from_str::<Loose<'_>>(text) {
+        let rebuilt = read(text, rebuild);
+        assert_eq!(format!("{rebuilt:?}"), format!("{slow:?}"), "{text:?}");
+    }
+}
+
+/// The tree of a value, read through [`DataValue`]'s methods.
+fn rebuild<'a>(mut value: DataValue<'_, 'a>) -> Loose<'a> {
+    if value.is_object() {
+        let mut entries = Vec::new();
+        value.entries(|key, value| entries.push((Cow::Owned(key.to_owned()), rebuild(value))));
+        Loose::Object(entries)
+    } else if value.is_array() {
+        let mut items = Vec::new();
+        value.items(|value| items.push(rebuild(value)));
+        Loose::Array(items)
+    } else if value.quick.peek() == Some(b'"') {
+        value.as_str().map_or(Loose::Null, Loose::Str)
+    } else {
+        value.loose()
+    }
 }
 
 /// A parser for what entity data is made of: objects, arrays, strings without escapes, literals and
@@ -253,7 +275,7 @@ impl<'a> Quick<'a> {
 
     /// In `json`, which must be valid JSON: `Some` of what `Loose::parse(json)?.get(key)` gives, reading
     /// only that value and passing over the others, or `None` for text it leaves to the full parse
-    /// (escaped keys, deep nesting).
+    /// (escaped keys, the value nested too deeply).
     pub(crate) fn get(json: &'a str, key: &str) -> Option<Option<Loose<'a>>> {
         let mut quick = Quick::new(json);
         if quick.peek()? != b'{' {
@@ -287,10 +309,10 @@ impl<'a> Quick<'a> {
         }
     }
 
-    /// Passes over one value of valid JSON, giving up on nesting deeper than [`Quick::MAX_DEPTH`].
+    /// Passes over one value of valid JSON, however deeply nested: it keeps a count, not a stack.
     fn skip(&mut self) -> Option<()> {
         let bytes = self.text.as_bytes();
-        let mut depth = 0;
+        let mut depth = 0usize;
         loop {
             match self.peek()? {
                 b'"' => {
@@ -298,9 +320,6 @@ impl<'a> Quick<'a> {
                 }
                 b'{' | b'[' => {
                     depth += 1;
-                    if depth > Self::MAX_DEPTH {
-                        return None;
-                    }
                     self.pos += 1;
                 }
                 b'}' | b']' => {
@@ -328,6 +347,143 @@ impl<'a> Quick<'a> {
     fn token(&self, start: usize) -> Option<Loose<'a>> {
         serde_json::from_str(self.text.get(start..self.pos)?).ok()
     }
+
+    /// The value at the current position as a tree, as `Loose::parse` reads it: serde_json reads what
+    /// the quick parser leaves (escaped keys, deep nesting).
+    fn loose(&mut self) -> Option<Loose<'a>> {
+        self.peek()?;
+        let start = self.pos;
+        let mut value = Loose::Null;
+        if self.value_into(1, &mut value).is_some() {
+            return Some(value);
+        }
+        self.pos = start;
+        self.skip()?;
+        self.token(start)
+    }
+
+    /// Calls `entry` with each key of the object at the current position (its `{`) and the position
+    /// at its value, and passes over what `entry` leaves unread.
+    fn each_entry(&mut self, mut entry: impl FnMut(&mut Self, &str)) -> Option<()> {
+        self.pos += 1;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let start = self.pos;
+            let (key, escaped) = self.string()?;
+            let key = match escaped {
+                false => Cow::Borrowed(key),
+                true => Cow::Owned(serde_json::from_str::<String>(self.text.get(start..self.pos)?).ok()?),
+            };
+            self.peek()?;
+            self.pos += 1; // the colon
+            self.read_or_skip(|quick| entry(quick, &key))?;
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.peek()?;
+                }
+                _ => {
+                    self.pos += 1;
+                    return Some(());
+                }
+            }
+        }
+    }
+
+    /// Calls `item` with the position at each element of the array at the current position (its `[`),
+    /// and passes over what `item` leaves unread.
+    fn each_item(&mut self, mut item: impl FnMut(&mut Self)) -> Option<()> {
+        self.pos += 1;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            self.read_or_skip(&mut item)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                _ => {
+                    self.pos += 1;
+                    return Some(());
+                }
+            }
+        }
+    }
+
+    /// Lets `read` read the value at the current position, or passes over it when `read` did not.
+    fn read_or_skip(&mut self, read: impl FnOnce(&mut Self)) -> Option<()> {
+        self.peek()?;
+        let at = self.pos;
+        read(self);
+        if self.pos == at { self.skip() } else { Some(()) }
+    }
+}
+
+/// A value in an entity's data, read on demand ([`crate::Entity::read_data`]): a mapper takes what it
+/// needs, and the rest is passed over without a tree being built of it. Building trees of whole
+/// entities, objects and arrays in their own allocations, was a tenth of a uniform run's instructions,
+/// most of them for a mapper that reads two keys of each.
+///
+/// Reading consumes the value. Entity data is valid JSON (the envelope parse checked it), so reading
+/// cannot fail; a value read as the wrong kind reads as absent, as in [`Loose`].
+pub struct DataValue<'r, 'a> {
+    quick: &'r mut Quick<'a>,
+}
+
+impl fmt::Debug for DataValue<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataValue").field("at", &self.quick.pos).finish_non_exhaustive()
+    }
+}
+
+impl<'a> DataValue<'_, 'a> {
+    /// The value as a tree, as [`Loose::parse`] reads it.
+    pub fn loose(self) -> Loose<'a> {
+        self.quick.loose().unwrap_or(Loose::Null)
+    }
+
+    /// The string, when the value is one.
+    pub fn as_str(self) -> Option<Cow<'a, str>> {
+        if self.quick.peek()? != b'"' {
+            return None;
+        }
+        match self.quick.loose()? {
+            Loose::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is an object; nothing is read.
+    pub fn is_object(&mut self) -> bool {
+        self.quick.peek() == Some(b'{')
+    }
+
+    /// Whether the value is an array; nothing is read.
+    pub fn is_array(&mut self) -> bool {
+        self.quick.peek() == Some(b'[')
+    }
+
+    /// When the value is an object, calls `entry` with each key and its value in order (every one of
+    /// a repeated key, so a reading that should agree with [`Loose::get`] lets the last win) and
+    /// answers `true`; otherwise `false`.
+    pub fn entries(mut self, mut entry: impl FnMut(&str, DataValue<'_, 'a>)) -> bool {
+        self.is_object() && self.quick.each_entry(|quick, key| entry(key, DataValue { quick })).is_some()
+    }
+
+    /// When the value is an array, calls `item` with each element in order and answers `true`;
+    /// otherwise `false`.
+    pub fn items(mut self, mut item: impl FnMut(DataValue<'_, 'a>)) -> bool {
+        self.is_array() && self.quick.each_item(|quick| item(DataValue { quick })).is_some()
+    }
+}
+
+/// Reads `json`, which must be valid JSON, with `read` (see [`crate::Entity::read_data`]).
+pub(crate) fn read<'a, T>(json: &'a str, read: impl FnOnce(DataValue<'_, 'a>) -> T) -> T {
+    let mut quick = Quick::new(json);
+    read(DataValue { quick: &mut quick })
 }
 
 /// ECMAScript's Number::toString: integers below 1e21 without a fraction, exponent form below 1e-6
@@ -482,6 +638,26 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(Quick::parse(&deep).is_none());
         assert!(Loose::parse(&deep).is_ok());
+    }
+
+    #[test]
+    fn the_reader_hands_over_what_the_tree_holds() {
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let texts = [
+            format!(r#"{{"deep":{deep},"after":{{"k\u0065y":[{deep},"v"]}},"big":1.5e300,"id":"x\"y"}}"#),
+            r#"{"id":1,"id":"2","id":{"id":3}}"#.to_owned(),
+        ];
+        for text in texts.iter().map(String::as_str).chain(DATA.iter().copied()) {
+            assert_loose_paths_agree(text);
+        }
+        // A reading that takes only some values passes over the rest, whatever they hold.
+        let mut seen = Vec::new();
+        let object = read(&texts[0], |data| data.entries(|key, value| seen.push((key.to_owned(), value.as_str()))));
+        assert!(object);
+        let expected = [("deep", None), ("after", None), ("big", None), ("id", Some(Cow::Borrowed("x\"y")))];
+        assert_eq!(seen, expected.map(|(k, v)| (k.to_owned(), v)));
+        assert!(!read("[1]", |data| data.entries(|_, _| panic!("not an object"))));
+        assert!(!read("null", |data| data.items(|_| panic!("not an array"))));
     }
 
     #[test]
