@@ -6,8 +6,12 @@
 //! entities for the items shown, in order. The click becomes a Click interaction whose first item
 //! stands for the clicked one and whose `impression_id` attributes it to the recommendation.
 
+use std::borrow::Cow;
+
 use interactions::inventory;
-use interactions::{Draft, Event, EventError, EventKind, Flavour, Loose, MapContext, Mapped, Mapper, SchemaKey};
+use interactions::{
+    DataValue, Draft, Event, EventError, EventKind, Flavour, Loose, MapContext, Mapped, Mapper, SchemaKey,
+};
 use serde::Deserialize;
 
 const ELEMENT: SchemaKey<'static> = SchemaKey::new("com.snowplowanalytics.snowplow", "element", 1);
@@ -56,14 +60,6 @@ inventory::submit! {
     Mapper { flavour: "element-tracking", event_name: "link_click", map: link_click }
 }
 
-fn attributes<'v, 'a>(entity: &'v Loose<'a>) -> &'v [Loose<'a>] {
-    entity.get("attributes").and_then(Loose::as_array).unwrap_or_default()
-}
-
-fn text<'v>(value: &'v Loose<'_>, key: &str) -> Option<&'v str> {
-    value.get(key).and_then(Loose::as_str)
-}
-
 fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventError> {
     let settings = context.settings::<Settings>();
     let elements = event.context(&ELEMENT)?;
@@ -74,18 +70,23 @@ fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, Eve
     if contents.is_empty() {
         return Ok(Mapped::Skip(NO_ELEMENT_CONTENT_ENTITIES));
     }
+    // The entities are read on demand rather than as trees: a click carries a widget and an entity
+    // per item shown, and building their trees was most of a click's mapping. The readings keep the
+    // seed's: of a repeated key the last wins, and a value of the wrong kind reads as absent.
+    //
     // The last matching attribute of any widget element wins, as in the seed.
     let mut recommendation_id = None;
-    for element in elements.iter().map(|e| e.data()) {
-        if text(&element, "element_name") != Some(&settings.element_name) {
-            continue;
-        }
-        for attribute in attributes(&element) {
-            if text(attribute, "source") == Some(&settings.attribute_source)
-                && text(attribute, "attribute") == Some(&settings.recommendation_id_attribute)
-            {
-                recommendation_id = attribute.get("value").cloned();
-            }
+    for element in &elements {
+        let (mut name, mut found) = (None, None);
+        element.read_data(|key, value| match key {
+            "element_name" => name = value.as_str(),
+            "attributes" => found = recommendation_attribute(value, settings),
+            _ => {}
+        });
+        if name.as_deref() == Some(&settings.element_name)
+            && let Some(value) = found
+        {
+            recommendation_id = value;
         }
     }
     let Some(recommendation_id) = recommendation_id.filter(Loose::is_truthy) else {
@@ -96,13 +97,58 @@ fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, Eve
     };
     let item_ids = contents
         .iter()
-        .map(|c| c.data())
-        .filter(|content| text(content, "parent_name") == Some(&settings.element_name))
         .filter_map(|content| {
-            let attribute =
-                attributes(&content).iter().find(|a| text(a, "attribute") == Some(&settings.item_id_attribute))?;
-            interactions::id_at(attribute, "value")
+            let (mut parent, mut id) = (None, None);
+            content.read_data(|key, value| match key {
+                "parent_name" => parent = value.as_str(),
+                "attributes" => id = item_id(value, settings),
+                _ => {}
+            });
+            id.filter(|_| parent.as_deref() == Some(&settings.element_name))
         })
         .collect();
     Ok(Mapped::Draft(Draft { kind: EventKind::Click, item_ids, impression_id: Some(recommendation_id.into_owned()) }))
+}
+
+/// In a widget's `attributes`, the value of the last attribute with the configured source and name
+/// (`Some(None)` when that attribute has no value); `None` when none has them or the list is not an
+/// array.
+fn recommendation_attribute<'a>(attributes: DataValue<'_, 'a>, settings: &Settings) -> Option<Option<Loose<'a>>> {
+    let mut found = None;
+    attributes.items(|attribute| {
+        let (mut source, mut name, mut value) = (None, None, None);
+        attribute.entries(|key, v| match key {
+            "source" => source = v.as_str(),
+            "attribute" => name = v.as_str(),
+            "value" => value = Some(v.loose()),
+            _ => {}
+        });
+        if source.as_deref() == Some(&settings.attribute_source)
+            && name.as_deref() == Some(&settings.recommendation_id_attribute)
+        {
+            found = Some(value);
+        }
+    });
+    found
+}
+
+/// In an item's `attributes`, the value of the first attribute with the configured name, as an id
+/// (`None` when it has none, or is not text, a number or a boolean).
+fn item_id(attributes: DataValue<'_, '_>, settings: &Settings) -> Option<String> {
+    let mut first = None;
+    attributes.items(|attribute| {
+        if first.is_some() {
+            return;
+        }
+        let (mut name, mut value) = (None, None);
+        attribute.entries(|key, v| match key {
+            "attribute" => name = v.as_str(),
+            "value" => value = Some(v.loose()),
+            _ => {}
+        });
+        if name.as_deref() == Some(&settings.item_id_attribute) {
+            first = Some(value.and_then(|v| v.scalar_text().map(Cow::into_owned)));
+        }
+    });
+    first.flatten()
 }
