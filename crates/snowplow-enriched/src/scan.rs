@@ -288,23 +288,24 @@ impl<'a> Scan<'a> {
     ///
     /// Nearly all of an event's entity JSON goes through here, token by token, so the loop keeps the
     /// position in a local and calls only functions that inline, rather than going through `peek`
-    /// and the other methods for every token.
+    /// and the other methods for every token; and it reads each token's first byte once
+    /// ([`next_byte`]), passing over whitespace only where there is some.
     fn skip_value(&mut self) -> Option<()> {
         let (bytes, stops) = (self.bytes(), &self.stops[..]);
         // Bit `d` of `objects` says whether the container at depth `d` (0 the outermost) is an object.
         let (mut objects, mut depth) = (0u64, 0u32);
-        let mut at = whitespace(bytes, self.pos);
+        let mut at = self.pos;
         loop {
             // A value starts at `at`; containers are entered, scalars passed over.
-            match *bytes.get(at)? {
+            match next_byte(bytes, &mut at)? {
                 b'"' => at = string_end(bytes, stops, at)?.0,
                 open @ (b'{' | b'[') => {
                     if depth == u64::BITS {
                         return None;
                     }
-                    at = whitespace(bytes, at + 1);
+                    at += 1;
                     // `}` and `]` are two code points after `{` and `[`.
-                    if bytes.get(at) == Some(&(open + 2)) {
+                    if next_byte(bytes, &mut at)? == open + 2 {
                         at += 1;
                     } else {
                         objects = objects & !(1 << depth) | u64::from(open == b'{') << depth;
@@ -328,11 +329,10 @@ impl<'a> Scan<'a> {
                     self.pos = at;
                     return Some(());
                 };
-                at = whitespace(bytes, at);
                 let in_object = objects >> inner & 1 == 1;
-                match *bytes.get(at)? {
+                match next_byte(bytes, &mut at)? {
                     b',' => {
-                        at = whitespace(bytes, at + 1);
+                        at += 1;
                         if in_object {
                             at = key(bytes, stops, at)?;
                         }
@@ -435,17 +435,31 @@ fn next_stop(stops: &[u64], at: usize) -> usize {
     }
 }
 
-/// An object key at `at` and its colon: where the value after them starts.
+/// The byte at `at`, or when that is whitespace the first byte after it, with `at` moved there. Enrich
+/// writes entity JSON without whitespace, so a token's first byte is read and checked once, where
+/// passing over whitespace first and then reading the byte had read it twice.
 #[inline(always)]
-fn key(bytes: &[u8], stops: &[u64], at: usize) -> Option<usize> {
-    if bytes.get(at) != Some(&b'"') {
+fn next_byte(bytes: &[u8], at: &mut usize) -> Option<u8> {
+    let b = *bytes.get(*at)?;
+    if b > b' ' {
+        return Some(b);
+    }
+    *at = whitespace(bytes, *at);
+    bytes.get(*at).copied()
+}
+
+/// An object key, after any whitespace at `at`, and its colon: where the value (or whitespace before
+/// it) starts.
+#[inline(always)]
+fn key(bytes: &[u8], stops: &[u64], mut at: usize) -> Option<usize> {
+    if next_byte(bytes, &mut at)? != b'"' {
         return None;
     }
-    let at = whitespace(bytes, string_end(bytes, stops, at)?.0);
-    if bytes.get(at) != Some(&b':') {
+    at = string_end(bytes, stops, at)?.0;
+    if next_byte(bytes, &mut at)? != b':' {
         return None;
     }
-    Some(whitespace(bytes, at + 1))
+    Some(at + 1)
 }
 
 /// After `word` when it is at `at`.
