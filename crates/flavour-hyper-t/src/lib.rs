@@ -3,7 +3,7 @@
 
 use interactions::inventory;
 use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings, SchemaKey, id_at,
+    DataValue, Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings, SchemaKey,
 };
 
 const VIEW_ITEM: SchemaKey<'static> = SchemaKey::new("io.snowplow.ecomm", "view_item", 1);
@@ -36,26 +36,61 @@ fn view_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError
     let Some(entity) = event.unstruct(&VIEW_ITEM)? else {
         return Ok(Mapped::Skip(NO_VIEW_ITEM_ENTITY));
     };
-    let payload = entity.data();
-    if !payload.is_truthy() {
+    // Data is an object or null; an object, even an empty one, is truthy. Of a repeated key the last
+    // wins, as in the seed.
+    let mut id = None;
+    if !entity.read_data(|key, value| {
+        if key == "item_id" {
+            id = scalar_id(value);
+        }
+    }) {
         return Ok(Mapped::Skip(VIEW_ITEM_NO_DATA));
     }
-    Ok(Mapped::Draft(Draft::new(EventKind::View, id_at(&payload, "item_id").into_iter().collect())))
+    Ok(Mapped::Draft(Draft::new(EventKind::View, id.into_iter().collect())))
 }
 
 /// Reads the first cart entity: the seed's `cart.items_in_cart` on the array of carts was always
 /// undefined, so every order was skipped (FIX-1).
 fn create_order(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
     let carts = event.context(&CART)?;
-    let Some(cart) = carts.first().map(|c| c.data()).filter(|c| c.is_truthy()) else {
+    let Some(cart) = carts.first() else {
         return Ok(Mapped::Skip(NO_CART_ENTITY));
     };
-    let Some(items) = cart.get("items_in_cart").filter(|i| i.is_truthy()) else {
-        return Ok(Mapped::Skip(NO_ITEMS_IN_CART));
-    };
-    let Some(items) = items.as_array() else {
-        return Ok(Mapped::Skip(ITEMS_NOT_AN_ARRAY));
-    };
-    let ids = items.iter().filter_map(|item| id_at(item, "item_id")).collect();
-    Ok(Mapped::Draft(Draft::new(EventKind::Purchase, ids)))
+    // The cart is read on demand, item ids and nothing else, rather than as a tree. `items_in_cart`
+    // ends up absent or falsy (`None`), truthy but not an array (`Some(None)`), or the items' ids.
+    let mut items = None;
+    let object = cart.read_data(|key, mut value| {
+        if key != "items_in_cart" {
+            return;
+        }
+        items = if value.is_array() {
+            let mut ids = Vec::new();
+            value.items(|item| {
+                let mut id = None;
+                item.entries(|key, value| {
+                    if key == "item_id" {
+                        id = scalar_id(value);
+                    }
+                });
+                ids.extend(id);
+            });
+            Some(Some(ids))
+        } else {
+            value.loose().is_truthy().then_some(None)
+        };
+    });
+    // Cart data that is not an object is null, which is falsy.
+    if !object {
+        return Ok(Mapped::Skip(NO_CART_ENTITY));
+    }
+    match items {
+        None => Ok(Mapped::Skip(NO_ITEMS_IN_CART)),
+        Some(None) => Ok(Mapped::Skip(ITEMS_NOT_AN_ARRAY)),
+        Some(Some(ids)) => Ok(Mapped::Draft(Draft::new(EventKind::Purchase, ids))),
+    }
+}
+
+/// An id as the seed reads one: the text of a string, number or boolean.
+fn scalar_id(value: DataValue<'_, '_>) -> Option<String> {
+    value.loose().scalar_text().map(|text| text.into_owned())
 }
