@@ -119,15 +119,18 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
 /// with no load of the text's bytes in the way: each string's end is where the next token starts, so
 /// the scanner waits on every search it makes, and searching 16 bytes at a time from each opening
 /// quote put a load, three comparisons and a mask in each wait.
+///
+/// Answers whether every stop is a quote (the text holds no backslash or control character, as
+/// nearly all entity JSON does): a string then ends at its next stop, with no need to look at it.
 #[inline]
-pub(crate) fn stop_masks(bytes: &[u8], masks: &mut Vec<u64>) {
+pub(crate) fn stop_masks(bytes: &[u8], masks: &mut Vec<u64>) -> bool {
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
         Kernel::Avx512(cpu) => return avx512::stop_masks(cpu, bytes, masks),
         Kernel::Avx2(cpu) => return avx2::stop_masks(cpu, bytes, masks),
         Kernel::Baseline => {}
     }
-    stop_masks_with(bytes, masks, stop_mask)
+    stop_masks_with(bytes, masks, stop_mask, |block| byte_mask(block, b'"'))
 }
 
 /// [`string_stop_mask`] of a whole block, a quarter at a time.
@@ -137,21 +140,43 @@ fn stop_mask(block: &[u8; BLOCK]) -> u64 {
     quarters.iter().rev().fold(0, |mask, quarter| mask << STRING_BLOCK | u64::from(string_stop_mask(quarter)))
 }
 
-/// [`stop_masks`] with `mask` giving a block's mask.
+/// [`stop_masks`] with `mask` giving a block's mask and `quotes` its quotes.
 #[inline(always)]
-fn stop_masks_with(bytes: &[u8], masks: &mut Vec<u64>, mask: impl Fn(&[u8; BLOCK]) -> u64) {
+fn stop_masks_with(
+    bytes: &[u8],
+    masks: &mut Vec<u64>,
+    mask: impl Fn(&[u8; BLOCK]) -> u64,
+    quotes: impl Fn(&[u8; BLOCK]) -> u64,
+) -> bool {
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
     masks.clear();
     masks.reserve(blocks.len() + 1);
-    masks.extend(blocks.iter().map(&mask));
+    // The stops that are not quotes.
+    let mut others = 0;
+    masks.extend(blocks.iter().map(|block| {
+        let stops = mask(block);
+        others |= stops & !quotes(block);
+        stops
+    }));
     // A partial last block is read as the text's last 64 bytes, shifted down, rather than copied out
     // and padded (a copy for each text scanned); only a text shorter than a block is copied.
     let last = match bytes.last_chunk::<BLOCK>() {
         _ if tail.is_empty() => u64::MAX,
-        Some(block) => mask(block) >> (BLOCK - tail.len()) | u64::MAX << tail.len(),
-        None => mask(&padded(tail)),
+        Some(block) => {
+            let (stops, quotes) = (mask(block) >> (BLOCK - tail.len()), quotes(block) >> (BLOCK - tail.len()));
+            others |= stops & !quotes;
+            stops | u64::MAX << tail.len()
+        }
+        None => {
+            let block = padded(tail);
+            let stops = mask(&block);
+            // The padding's zeros are stops, but not the text's.
+            others |= stops & !quotes(&block) & !(u64::MAX << tail.len());
+            stops
+        }
     };
     masks.push(last);
+    others == 0
 }
 
 /// The tab masks this CPU computes best. Asking the CPU's features on every call was five lookups a
@@ -256,10 +281,10 @@ mod avx2 {
 
     /// [`super::stop_masks`] compiled for AVX2.
     #[inline]
-    pub(super) fn stop_masks(_: Avx2, bytes: &[u8], masks: &mut Vec<u64>) {
+    pub(super) fn stop_masks(_: Avx2, bytes: &[u8], masks: &mut Vec<u64>) -> bool {
         #[target_feature(enable = "avx2")]
-        fn run(bytes: &[u8], masks: &mut Vec<u64>) {
-            super::stop_masks_with(bytes, masks, |block| stop_mask(block))
+        fn run(bytes: &[u8], masks: &mut Vec<u64>) -> bool {
+            super::stop_masks_with(bytes, masks, |block| stop_mask(block), |block| byte_mask(block, b'"'))
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(bytes, masks) }
@@ -370,10 +395,10 @@ mod avx512 {
 
     /// [`super::stop_masks`] compiled for AVX-512.
     #[inline]
-    pub(super) fn stop_masks(_: Avx512, bytes: &[u8], masks: &mut Vec<u64>) {
+    pub(super) fn stop_masks(_: Avx512, bytes: &[u8], masks: &mut Vec<u64>) -> bool {
         #[target_feature(enable = "avx512bw")]
-        fn run(bytes: &[u8], masks: &mut Vec<u64>) {
-            super::stop_masks_with(bytes, masks, |block| stop_mask(block))
+        fn run(bytes: &[u8], masks: &mut Vec<u64>) -> bool {
+            super::stop_masks_with(bytes, masks, |block| stop_mask(block), |block| byte_mask(block, b'"'))
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes, masks) }
@@ -464,34 +489,46 @@ mod tests {
     fn stop_masks_agree_with_byte_by_byte_tests_on_every_kernel() {
         let mut state = 5u32;
         for len in (0..200).chain([255, 256, 257, 1000]) {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                    (state >> 16) as u8 % 0x60 + 0x08
-                })
-                .collect();
-            // Bits past the end are set: the padding is zeros, control characters.
-            let expected: Vec<u64> = (0..len / BLOCK + 1)
-                .map(|w| {
-                    (0..BLOCK)
-                        .fold(0, |m, i| m | u64::from(bytes.get(w * BLOCK + i).is_none_or(|&b| is_string_stop(b))) << i)
-                })
-                .collect();
-            // Into a buffer that held a longer text's masks, as a thread's spare buffer does.
-            let masks = |fill: &dyn Fn(&mut Vec<u64>)| {
-                let mut masks = vec![0; 40];
-                fill(&mut masks);
-                masks
-            };
-            assert_eq!(masks(&|m| stop_masks(&bytes, m)), expected, "{bytes:?}");
-            assert_eq!(masks(&|m| stop_masks_with(&bytes, m, stop_mask)), expected, "SSE2 {bytes:?}");
-            #[cfg(target_arch = "x86_64")]
-            if let Some(cpu) = avx2::detect() {
-                assert_eq!(masks(&|m| avx2::stop_masks(cpu, &bytes, m)), expected, "AVX2 {bytes:?}");
-            }
-            #[cfg(target_arch = "x86_64")]
-            if let Some(cpu) = avx512::detect() {
-                assert_eq!(masks(&|m| avx512::stop_masks(cpu, &bytes, m)), expected, "AVX-512 {bytes:?}");
+            // Any bytes, and text whose only stops are quotes.
+            for lowest in [0x08, b' '] {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        match (state >> 16) as u8 % 0x60 + lowest {
+                            b'\\' if lowest == b' ' => b'"',
+                            b => b,
+                        }
+                    })
+                    .collect();
+                // Bits past the end are set: the padding is zeros, control characters.
+                let expected: Vec<u64> = (0..len / BLOCK + 1)
+                    .map(|w| {
+                        (0..BLOCK).fold(0, |m, i| {
+                            m | u64::from(bytes.get(w * BLOCK + i).is_none_or(|&b| is_string_stop(b))) << i
+                        })
+                    })
+                    .collect();
+                let plain = !bytes.iter().any(|&b| b == b'\\' || b < b' ');
+                // The second kind of text is the one the scanner reads without looking at its stops.
+                assert!(plain || lowest != b' ');
+                // Into a buffer that held a longer text's masks, as a thread's spare buffer does.
+                let masks = |fill: &dyn Fn(&mut Vec<u64>) -> bool| {
+                    let mut masks = vec![0; 40];
+                    let plain = fill(&mut masks);
+                    (masks, plain)
+                };
+                let expected = (expected, plain);
+                assert_eq!(masks(&|m| stop_masks(&bytes, m)), expected, "{bytes:?}");
+                let sse2 = masks(&|m| stop_masks_with(&bytes, m, stop_mask, |block| byte_mask(block, b'"')));
+                assert_eq!(sse2, expected, "SSE2 {bytes:?}");
+                #[cfg(target_arch = "x86_64")]
+                if let Some(cpu) = avx2::detect() {
+                    assert_eq!(masks(&|m| avx2::stop_masks(cpu, &bytes, m)), expected, "AVX2 {bytes:?}");
+                }
+                #[cfg(target_arch = "x86_64")]
+                if let Some(cpu) = avx512::detect() {
+                    assert_eq!(masks(&|m| avx512::stop_masks(cpu, &bytes, m)), expected, "AVX-512 {bytes:?}");
+                }
             }
         }
     }
