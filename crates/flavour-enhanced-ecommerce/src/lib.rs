@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use interactions::inventory;
 use interactions::{
-    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, SchemaKey, ids_of_entities,
+    Draft, Event, EventError, EventKind, Flavour, Loose, MapContext, Mapped, Mapper, SchemaKey, ids_of_entities,
 };
 use serde::Deserialize;
 
@@ -62,11 +62,17 @@ fn action(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventEr
     let Some(entity) = event.unstruct(&ACTION)? else {
         return Ok(Mapped::Skip(NO_ACTION_ENTITY));
     };
-    let payload = entity.data();
-    if !payload.is_truthy() {
+    // Data is an object or null; an object, even an empty one, is truthy. Of a repeated key the last
+    // wins, as in the seed.
+    let mut action = None;
+    if !entity.read_data(|key, value| {
+        if key == "action" {
+            action = Some(value.loose());
+        }
+    }) {
         return Ok(Mapped::Skip(NO_DATA));
     }
-    let Some(action) = payload.get("action").filter(|a| a.is_truthy()) else {
+    let Some(action) = action.filter(Loose::is_truthy) else {
         return Ok(Mapped::Skip(NO_ACTION));
     };
     let mut products = event.context(&PRODUCT)?;
