@@ -3,7 +3,7 @@
 
 use interactions::inventory;
 use interactions::{
-    DataValue, Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings, SchemaKey,
+    Draft, Event, EventError, EventKind, Flavour, MapContext, Mapped, Mapper, NoSettings, SchemaKey, id_of,
 };
 
 const VIEW_ITEM: SchemaKey<'static> = SchemaKey::new("io.snowplow.ecomm", "view_item", 1);
@@ -41,7 +41,7 @@ fn view_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError
     let mut id = None;
     if !entity.read_data(|key, value| {
         if key == "item_id" {
-            id = scalar_id(value);
+            id = id_of(value);
         }
     }) {
         return Ok(Mapped::Skip(VIEW_ITEM_NO_DATA));
@@ -69,7 +69,7 @@ fn create_order(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventEr
                 let mut id = None;
                 item.entries(|key, value| {
                     if key == "item_id" {
-                        id = scalar_id(value);
+                        id = id_of(value);
                     }
                 });
                 ids.extend(id);
@@ -88,9 +88,4 @@ fn create_order(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventEr
         Some(None) => Ok(Mapped::Skip(ITEMS_NOT_AN_ARRAY)),
         Some(Some(ids)) => Ok(Mapped::Draft(Draft::new(EventKind::Purchase, ids))),
     }
-}
-
-/// An id as the seed reads one: the text of a string, number or boolean.
-fn scalar_id(value: DataValue<'_, '_>) -> Option<String> {
-    value.loose().scalar_text().map(|text| text.into_owned())
 }

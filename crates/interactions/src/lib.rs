@@ -16,7 +16,7 @@ pub mod registry;
 pub mod settings;
 pub mod tally;
 
-pub use model::{Draft, EventKind, Interaction, Mapped, id_at, ids_of_entities};
+pub use model::{Draft, EventKind, Interaction, Mapped, id_of, ids_of_entities};
 pub use pipeline::{BadEvent, CLIENT_SESSION, Outcome, Pipeline, skip};
 pub use registry::{Flavour, MapContext, MapFn, Mapper, Registry};
 pub use settings::{FilterAction, NoSettings, Settings, SettingsError, parse_flavour_settings};

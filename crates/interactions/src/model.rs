@@ -104,10 +104,10 @@ impl Interaction {
     }
 }
 
-/// The text of `value[key]` as an item id, when `value` is an object holding a string, number or
-/// boolean there (the seed reads `i.id` and sends `String(i.id)`).
-pub fn id_at(value: &snowplow_enriched::Loose<'_>, key: &str) -> Option<String> {
-    value.get(key).and_then(snowplow_enriched::Loose::scalar_text).map(|s| s.into_owned())
+/// A value of entity data read as an item id: its text when it is a string, number or boolean (the
+/// seed reads `i.id` and sends `String(i.id)`).
+pub fn id_of(value: snowplow_enriched::DataValue<'_, '_>) -> Option<String> {
+    value.loose().scalar_text().map(|s| s.into_owned())
 }
 
 /// `entities.map(e => e.data[key])`: one id per entity that has one, in order.
