@@ -92,6 +92,30 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
     line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')))
 }
 
+/// How far ahead of the block it searches [`line_end`] asks for the bytes of the input to be fetched.
+///
+/// Lines are found where the page cache holds them, so the first pass over each is a wait on memory
+/// (`line_end` was 14% of a uniform run's cycles, nearly all of them on its loads), and the hardware's
+/// own prefetchers stop at each 4 KiB page. Asked for a page ahead, the next line or two are read from
+/// memory while this one is mapped: on one thread 5 to 7% less time on both corpora (`cargo xtask
+/// bench`), with `line_end` down to 9%. Two or eight KiB ahead did as well; two threads gain about 1%.
+const PREFETCH_AHEAD: usize = 4096;
+
+/// Asks for the cache line holding `at` to be fetched into the first-level cache. A prefetch is only
+/// a hint: it never faults, whatever the address, so `at` may lie past the input.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn prefetch(at: *const u8) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: a prefetch reads nothing the program sees and never faults.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn prefetch(_: *const u8) {}
+
 /// [`line_end`] with `masks` giving a block's tab and newline masks.
 #[inline(always)]
 fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (Option<usize>, usize) {
@@ -100,6 +124,7 @@ fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (O
     let (mut tabs, mut offset) = (0, 0);
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
     for block in blocks {
+        prefetch(block.as_ptr().wrapping_add(PREFETCH_AHEAD));
         let (tab, newline) = masks(block);
         if newline != 0 {
             return (Some(offset + newline.trailing_zeros() as usize), tabs + before(tab, newline));
