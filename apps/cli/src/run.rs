@@ -57,7 +57,7 @@ struct Traced<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<u64>,
     #[serde(flatten)]
-    outcome: &'a Outcome,
+    outcome: &'a Outcome<'a>,
 }
 
 /// What happens to interactions.
@@ -177,7 +177,7 @@ struct Handling<'r> {
 /// Handles an outcome where order does not matter (see [`Handling::renders_anywhere`]), as any thread
 /// may: an interaction's JSON line goes to `rendered`, and every outcome but a bad one is counted.
 /// Whether it was handled: a bad outcome is not, for its row to be written in input order.
-fn render_unordered(outcome: &Outcome, rendered: &mut Vec<u8>, tally: &mut Tally) -> bool {
+fn render_unordered(outcome: &Outcome<'_>, rendered: &mut Vec<u8>, tally: &mut Tally) -> bool {
     match outcome {
         Outcome::Bad { .. } => return false,
         Outcome::Interaction { interaction, .. } => interaction.write_json_line(rendered),
@@ -200,7 +200,7 @@ impl Handling<'_> {
     fn line(
         &mut self,
         place: Place<'_>,
-        outcome: Result<Outcome, Unreadable>,
+        outcome: Result<Outcome<'_>, Unreadable>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
@@ -228,7 +228,7 @@ impl Handling<'_> {
     fn handle(
         &mut self,
         place: Place<'_>,
-        outcome: Result<Outcome, Unreadable>,
+        outcome: Result<Outcome<'_>, Unreadable>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
@@ -326,7 +326,7 @@ mod parallel {
         /// when every line is one event.
         origins: Vec<(u64, Option<u64>)>,
         /// Outcomes left for the ordered side, each with its event's index.
-        outcomes: Vec<(usize, Result<Outcome, Unreadable>)>,
+        outcomes: Vec<(usize, Result<Outcome<'static>, Unreadable>)>,
         rendered: Vec<u8>,
         /// The outcomes counted here, when rendering.
         tally: Tally,
@@ -378,7 +378,7 @@ mod parallel {
             self.events += 1;
             match outcome {
                 Ok(outcome) if self.render && render_unordered(&outcome, &mut self.rendered, &mut self.tally) => {}
-                outcome => self.outcomes.push((index, outcome)),
+                outcome => self.outcomes.push((index, outcome.map(Outcome::into_owned))),
             }
         }
 

@@ -17,7 +17,7 @@ inventory::submit! {
     Mapper { flavour: "classic-ecommerce", event_name: "transaction_item", map: transaction_item }
 }
 
-fn transaction_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
-    let sku = event.str(Field::TiSku)?.map(str::to_owned);
-    Ok(Mapped::Draft(Draft::new(EventKind::Purchase, sku.into_iter().collect())))
+fn transaction_item<'a>(event: &Event<'a>, _: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
+    let sku = event.str(Field::TiSku)?;
+    Ok(Mapped::Draft(Draft::new(EventKind::Purchase, sku.into_iter().map(Into::into).collect())))
 }

@@ -60,7 +60,7 @@ inventory::submit! {
     Mapper { flavour: "element-tracking", event_name: "link_click", map: link_click }
 }
 
-fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventError> {
+fn link_click<'a>(event: &Event<'a>, context: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
     let settings = context.settings::<Settings>();
     let elements = event.context(&ELEMENT)?;
     if elements.is_empty() {
@@ -92,7 +92,7 @@ fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, Eve
     let Some(recommendation_id) = recommendation_id.filter(Loose::is_truthy) else {
         return Ok(Mapped::Skip(NO_RECOMMENDATION_ID));
     };
-    let Some(recommendation_id) = recommendation_id.scalar_text() else {
+    let Some(recommendation_id) = recommendation_id.into_scalar_text() else {
         return Ok(Mapped::Skip(RECOMMENDATION_ID_NOT_TEXT));
     };
     let item_ids = contents
@@ -107,7 +107,7 @@ fn link_click(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, Eve
             id.filter(|_| parent.as_deref() == Some(&settings.element_name))
         })
         .collect();
-    Ok(Mapped::Draft(Draft { kind: EventKind::Click, item_ids, impression_id: Some(recommendation_id.into_owned()) }))
+    Ok(Mapped::Draft(Draft { kind: EventKind::Click, item_ids, impression_id: Some(recommendation_id) }))
 }
 
 /// In a widget's `attributes`, the value of the last attribute with the configured source and name
@@ -134,7 +134,7 @@ fn recommendation_attribute<'a>(attributes: DataValue<'_, 'a>, settings: &Settin
 
 /// In an item's `attributes`, the value of the first attribute with the configured name, as an id
 /// (`None` when it has none, or is not text, a number or a boolean).
-fn item_id(attributes: DataValue<'_, '_>, settings: &Settings) -> Option<String> {
+fn item_id<'a>(attributes: DataValue<'_, 'a>, settings: &Settings) -> Option<Cow<'a, str>> {
     let mut first = None;
     attributes.items(|attribute| {
         if first.is_some() {
@@ -147,7 +147,7 @@ fn item_id(attributes: DataValue<'_, '_>, settings: &Settings) -> Option<String>
             _ => {}
         });
         if name.as_deref() == Some(&settings.item_id_attribute) {
-            first = Some(value.and_then(|v| v.scalar_text().map(Cow::into_owned)));
+            first = Some(value.and_then(Loose::into_scalar_text));
         }
     });
     first.flatten()

@@ -58,7 +58,7 @@ inventory::submit! {
     Mapper { flavour: "enhanced-ecommerce", event_name: "action", map: action }
 }
 
-fn action(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventError> {
+fn action<'a>(event: &Event<'a>, context: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
     let Some(entity) = event.unstruct(&ACTION)? else {
         return Ok(Mapped::Skip(NO_ACTION_ENTITY));
     };

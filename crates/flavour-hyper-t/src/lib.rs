@@ -32,7 +32,7 @@ inventory::submit! {
     Mapper { flavour: "hyper-t", event_name: "create_order", map: create_order }
 }
 
-fn view_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
+fn view_item<'a>(event: &Event<'a>, _: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
     let Some(entity) = event.unstruct(&VIEW_ITEM)? else {
         return Ok(Mapped::Skip(NO_VIEW_ITEM_ENTITY));
     };
@@ -51,7 +51,7 @@ fn view_item(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError
 
 /// Reads the first cart entity: the seed's `cart.items_in_cart` on the array of carts was always
 /// undefined, so every order was skipped (FIX-1).
-fn create_order(event: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
+fn create_order<'a>(event: &Event<'a>, _: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
     let carts = event.context(&CART)?;
     let Some(cart) = carts.first() else {
         return Ok(Mapped::Skip(NO_CART_ENTITY));

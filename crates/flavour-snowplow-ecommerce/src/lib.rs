@@ -53,7 +53,7 @@ inventory::submit! {
     Mapper { flavour: "snowplow-ecommerce", event_name: "snowplow_ecommerce_action", map: snowplow_ecommerce_action }
 }
 
-fn snowplow_ecommerce_action(event: &Event<'_>, context: &MapContext<'_>) -> Result<Mapped, EventError> {
+fn snowplow_ecommerce_action<'a>(event: &Event<'a>, context: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
     let Some(entity) = event.unstruct(&ACTION)? else {
         return Ok(Mapped::Skip(NO_ACTION_ENTITY));
     };

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly on broken fixtures.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,7 @@ fn cases() -> Vec<PathBuf> {
 struct Case {
     dir: PathBuf,
     tsv: Vec<u8>,
-    outcome: Outcome,
+    outcome: Outcome<'static>,
 }
 
 fn run(dir: &Path) -> Case {
@@ -55,6 +56,12 @@ fn run(dir: &Path) -> Case {
     };
     let pipeline = Pipeline::new(&settings).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let outcome = pipeline.process(&tsv);
+    // The ids of an interaction are read where the line holds them, not copied (see `Interaction`).
+    if let Outcome::Interaction { interaction, .. } = &outcome {
+        let ids = [&interaction.event_id, &interaction.session_id, &interaction.event_type];
+        assert!(ids.iter().all(|id| matches!(id, Cow::Borrowed(_))), "{}: ids copied", dir.display());
+    }
+    let outcome = outcome.into_owned();
     Case { dir: dir.to_owned(), tsv, outcome }
 }
 

@@ -5,6 +5,7 @@
 //! A check must never panic for a reason other than a broken property: every `expect` below is on
 //! something that cannot fail (in-memory writes, the default settings).
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::LazyLock;
 
@@ -113,20 +114,20 @@ pub fn http_body(body: &[u8]) {
 /// Interactions built field by field from the bytes (any text, any length, up to 30 items), translated
 /// and batched together with a small group limit: refused with a reason, or within every limit.
 pub fn put_events(data: &[u8]) {
-    fn text(u: &mut Unstructured<'_>) -> Arbitrary<String> {
+    fn text(u: &mut Unstructured<'_>) -> Arbitrary<Cow<'static, str>> {
         // Mostly short strings from a small alphabet, so that sessions and users repeat and group;
         // now and then anything at all.
         if u.ratio(1, 8)? {
-            return u.arbitrary();
+            return u.arbitrary::<String>().map(Cow::Owned);
         }
         let len = u.int_in_range(0..=3)?;
-        (0..len).map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2)?))).collect()
+        (0..len).map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2)?))).collect::<Arbitrary<String>>().map(Cow::Owned)
     }
-    fn interaction(u: &mut Unstructured<'_>) -> Arbitrary<Interaction> {
+    fn interaction(u: &mut Unstructured<'_>) -> Arbitrary<Interaction<'static>> {
         let items = u.int_in_range(0..=30)?;
         Ok(Interaction {
             event_id: text(u)?,
-            event_type: if u.ratio(1, 4)? { text(u)? } else { "View".to_owned() },
+            event_type: if u.ratio(1, 4)? { text(u)? } else { "View".into() },
             user_id: if u.arbitrary()? { Some(text(u)?) } else { None },
             session_id: text(u)?,
             item_ids: (0..items).map(|_| text(u)).collect::<Arbitrary<_>>()?,

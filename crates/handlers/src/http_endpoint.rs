@@ -146,7 +146,11 @@ impl<A: EventsApi> App<A> {
         }
     }
 
-    async fn deliver_items(&self, tracking_id: &str, items: Vec<Result<Interaction, String>>) -> Response<String> {
+    async fn deliver_items(
+        &self,
+        tracking_id: &str,
+        items: Vec<Result<Interaction<'static>, String>>,
+    ) -> Response<String> {
         let mut report = Report::default();
         let mut gathered = Gathered::new(tracking_id);
         let mut sent = vec![false; items.len()];

@@ -116,7 +116,7 @@ impl<A: EventsApi> App<A> {
                     Outcome::Interaction { interaction, .. } => {
                         Metrics::add(&self.metrics.interactions_in, 1);
                         if let Err(e) = gathered.add(index, &interaction, &self.metrics) {
-                            bad.push(bad_event(Some(interaction.event_id.clone()), e.to_string(), event));
+                            bad.push(bad_event(Some(interaction.event_id.to_string()), e.to_string(), event));
                         }
                     }
                     Outcome::Bad { event_id, error } => bad.push(bad_event(event_id, error.to_string(), event)),

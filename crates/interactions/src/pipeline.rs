@@ -7,6 +7,7 @@
 //! is never parsed beyond its tabs, and a skipped one never has its timestamps read.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use snowplow_enriched::{Event, EventError, Field, Line, Loose, SchemaKey};
@@ -38,14 +39,15 @@ pub enum BadEvent {
     NoTimestamp,
 }
 
-/// The verdict on one input line.
+/// The verdict on one input line; an interaction borrows from the line and the pipeline (see
+/// [`Interaction`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<'a> {
     /// The event filter dropped the event.
     Filtered,
     Interaction {
         flavour: &'static str,
-        interaction: Interaction,
+        interaction: Interaction<'a>,
     },
     /// Not an interaction; `flavour` is the flavour whose mapper looked at it, if any.
     Skipped {
@@ -57,6 +59,20 @@ pub enum Outcome {
         event_id: Option<String>,
         error: BadEvent,
     },
+}
+
+impl Outcome<'_> {
+    /// The outcome with texts of its own (see [`Interaction::into_owned`]), to keep past its line.
+    pub fn into_owned(self) -> Outcome<'static> {
+        match self {
+            Outcome::Filtered => Outcome::Filtered,
+            Outcome::Interaction { flavour, interaction } => {
+                Outcome::Interaction { flavour, interaction: interaction.into_owned() }
+            }
+            Outcome::Skipped { flavour, reason } => Outcome::Skipped { flavour, reason },
+            Outcome::Bad { event_id, error } => Outcome::Bad { event_id, error },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,14 +155,14 @@ impl Pipeline {
     }
 
     /// The verdict on one line of enriched TSV (without its newline).
-    pub fn process(&self, line: &[u8]) -> Outcome {
+    pub fn process<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
         self.process_line(Line::new(line))
     }
 
     /// [`Pipeline::process`] for a line whose tabs its reader counted (see [`Line::first`]). Most lines
     /// are filtered out, so the filter looks at its one field before the line is split into all of
     /// them.
-    pub fn process_line(&self, line: Line<'_>) -> Outcome {
+    pub fn process_line<'a>(&'a self, line: Line<'a>) -> Outcome<'a> {
         let kept = match line.field(self.filter_field) {
             Ok(value) => self.keeps(value),
             Err(error) => return Outcome::Bad { event_id: None, error: error.into() },
@@ -163,7 +179,7 @@ impl Pipeline {
     }
 
     /// The verdict on one parsed event.
-    pub fn process_event(&self, event: &Event<'_>) -> Outcome {
+    pub fn process_event<'a>(&'a self, event: &Event<'a>) -> Outcome<'a> {
         if !self.keeps(event.raw(self.filter_field)) {
             return Outcome::Filtered;
         }
@@ -175,7 +191,7 @@ impl Pipeline {
     }
 
     /// Routing, mapping and the shared rules, for an event the filter kept.
-    fn map(&self, event: &Event<'_>) -> Outcome {
+    fn map<'a>(&'a self, event: &Event<'a>) -> Outcome<'a> {
         let name = event.raw(Field::EventName);
         let Ok(index) = self.routes.binary_search_by_key(&route_key(name), |r| route_key(r.event_name.as_bytes()))
         else {
@@ -203,31 +219,35 @@ impl Pipeline {
     }
 
     /// The shared rules (see the module documentation): an interaction, a skip reason, or a bad event.
-    fn finish(&self, event: &Event<'_>, draft: Draft) -> Result<Result<Interaction, &'static str>, BadEvent> {
+    fn finish<'a>(
+        &'a self,
+        event: &Event<'a>,
+        draft: Draft<'a>,
+    ) -> Result<Result<Interaction<'a>, &'static str>, BadEvent> {
         let mut item_ids = draft.item_ids;
         item_ids.retain(|id| !id.is_empty());
         if item_ids.is_empty() {
             return Ok(Err(skip::NO_ITEM_IDS));
         }
         let session_id = match event.str(Field::DomainSessionid)? {
-            Some(id) => Some(id.to_owned()),
+            Some(id) => Some(Cow::Borrowed(id)),
             None => client_session_value(event, "sessionId")?,
         };
         let Some(session_id) = session_id else {
             return Ok(Err(skip::NO_SESSION_ID));
         };
         let user_id = match (event.str(Field::UserId)?, event.str(Field::DomainUserid)?) {
-            (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
+            (Some(id), _) | (None, Some(id)) => Some(Cow::Borrowed(id)),
             (None, None) => client_session_value(event, "userId")?,
         };
-        let event_id = event.str(Field::EventId)?.ok_or(BadEvent::NoEventId)?.to_owned();
+        let event_id = Cow::Borrowed(event.str(Field::EventId)?.ok_or(BadEvent::NoEventId)?);
         let time = match event.timestamp(Field::DerivedTstamp)? {
             Some(t) => t,
             None => event.timestamp(Field::CollectorTstamp)?.ok_or(BadEvent::NoTimestamp)?,
         };
         Ok(Ok(Interaction {
             event_id,
-            event_type: self.event_types.name(draft.kind).to_owned(),
+            event_type: Cow::Borrowed(self.event_types.name(draft.kind)),
             user_id,
             session_id,
             item_ids,
@@ -244,19 +264,23 @@ fn route_key(name: &[u8]) -> (usize, &[u8]) {
 
 /// A key of the first client-session entity, when it holds a truthy scalar (the seed reads
 /// `(contexts_…_client_session_1 || [])[0] || {}`).
-fn client_session_value(event: &Event<'_>, key: &str) -> Result<Option<String>, EventError> {
+fn client_session_value<'a>(event: &Event<'a>, key: &str) -> Result<Option<Cow<'a, str>>, EventError> {
     let sessions = event.context(&CLIENT_SESSION)?;
     let Some(first) = sessions.first() else {
         return Ok(None);
     };
     let data = first.data();
-    Ok(data.get(key).filter(|v| v.is_truthy()).and_then(Loose::scalar_text).map(|s| s.into_owned()))
+    Ok(match data.get(key).filter(|v| v.is_truthy()) {
+        // A string held in the line as it is stays there.
+        Some(Loose::Str(Cow::Borrowed(text))) => Some(Cow::Borrowed(*text)),
+        value => value.and_then(Loose::scalar_text).map(|text| Cow::Owned(text.into_owned())),
+    })
 }
 
 /// One JSON object per outcome, in the shape of the reference pipeline's per-line output:
 /// `{"status":"interaction","flavour":…,"interaction":{…}}`, `{"status":"skipped","flavour":…,"reason":…}`,
 /// `{"status":"filtered"}` or `{"status":"bad","event_id":…,"error":…}`.
-impl serde::Serialize for Outcome {
+impl serde::Serialize for Outcome<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(None)?;

@@ -40,7 +40,7 @@ pub struct Mapper {
 
 /// A mapper function: a reading of one event with its flavour's settings at hand. An `Err` is a bad
 /// event (broken JSON in an entity the mapper needs, say); everything else is a draft or a skip.
-pub type MapFn = for<'a> fn(&Event<'a>, &MapContext<'_>) -> Result<Mapped, EventError>;
+pub type MapFn = for<'a> fn(&Event<'a>, &MapContext<'_>) -> Result<Mapped<'a>, EventError>;
 
 inventory::collect!(Flavour);
 inventory::collect!(Mapper);
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
     use crate::settings::{NoSettings, parse_flavour_settings};
 
-    fn never(_: &Event<'_>, _: &MapContext<'_>) -> Result<Mapped, EventError> {
+    fn never<'a>(_: &Event<'a>, _: &MapContext<'_>) -> Result<Mapped<'a>, EventError> {
         Ok(Mapped::Skip("test"))
     }
 

@@ -43,7 +43,11 @@ impl Tally {
             Outcome::Filtered => self.filtered += 1,
             Outcome::Interaction { flavour, interaction } => {
                 let kind = &interaction.event_type;
-                bump(&mut self.interactions, |(f, t)| same(f, flavour) && t == kind, || (*flavour, kind.clone()));
+                bump(
+                    &mut self.interactions,
+                    |(f, t)| same(f, flavour) && *t == **kind,
+                    || (*flavour, kind.to_string()),
+                );
             }
             Outcome::Skipped { flavour, reason } => {
                 let flavour = flavour.unwrap_or("-");

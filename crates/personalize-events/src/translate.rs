@@ -30,11 +30,11 @@ fn derived_event_id(event_id: &str, index: usize) -> String {
 }
 
 /// Translates one interaction (see the crate documentation).
-pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateError> {
+pub fn translate(interaction: &Interaction<'_>) -> Result<Translation, TranslateError> {
     let sent_at = interaction.sent_at as f64 / 1000.0;
     let base = |event_id: String, item_id: &str| Event {
         event_id: Some(event_id),
-        event_type: interaction.event_type.clone(),
+        event_type: interaction.event_type.to_string(),
         sent_at,
         item_id: Some(item_id.to_owned()),
         event_value: None,
@@ -47,18 +47,18 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
     let events = match (&interaction.impression_id, interaction.item_ids.as_slice()) {
         (_, []) => Vec::new(),
         (Some(recommendation_id), [clicked, ..]) => {
-            let mut event = base(interaction.event_id.clone(), clicked);
+            let mut event = base(interaction.event_id.to_string(), clicked);
             let shown = &interaction.item_ids;
             impression_truncated = shown.len() > MAX_IMPRESSION;
-            event.impression = Some(shown.iter().take(MAX_IMPRESSION).cloned().collect());
+            event.impression = Some(shown.iter().take(MAX_IMPRESSION).map(|id| id.to_string()).collect());
             if recommendation_id.chars().count() <= MAX_RECOMMENDATION_ID {
-                event.recommendation_id = Some(recommendation_id.clone());
+                event.recommendation_id = Some(recommendation_id.to_string());
             } else {
                 recommendation_id_dropped = true;
             }
             vec![event]
         }
-        (None, [only]) => vec![base(interaction.event_id.clone(), only)],
+        (None, [only]) => vec![base(interaction.event_id.to_string(), only)],
         (None, items) => {
             items.iter().enumerate().map(|(i, item)| base(derived_event_id(&interaction.event_id, i), item)).collect()
         }
@@ -78,8 +78,8 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
         return Err(TranslateError(violations));
     }
     Ok(Translation {
-        session_id: interaction.session_id.clone(),
-        user_id: interaction.user_id.clone(),
+        session_id: interaction.session_id.to_string(),
+        user_id: interaction.user_id.as_deref().map(str::to_owned),
         events,
         recommendation_id_dropped,
         impression_truncated,
@@ -90,15 +90,15 @@ pub fn translate(interaction: &Interaction) -> Result<Translation, TranslateErro
 mod tests {
     use super::*;
 
-    fn interaction(items: &[&str], impression: Option<&str>) -> Interaction {
+    fn interaction<'a>(items: &[&'a str], impression: Option<&'a str>) -> Interaction<'a> {
         Interaction {
             event_id: "e1".into(),
             event_type: if impression.is_some() { "Click" } else { "Purchase" }.into(),
             user_id: Some("u1".into()),
             session_id: "s1".into(),
-            item_ids: items.iter().map(|s| s.to_string()).collect(),
+            item_ids: items.iter().map(|&s| s.into()).collect(),
             sent_at: 1_714_558_501_951,
-            impression_id: impression.map(str::to_owned),
+            impression_id: impression.map(Into::into),
         }
     }
 
@@ -145,8 +145,8 @@ mod tests {
     #[test]
     fn what_cannot_be_valid_is_an_error_naming_the_field() {
         let mut i = interaction(&["A"], None);
-        i.session_id = "s".repeat(257);
-        i.item_ids = vec!["x".repeat(300)];
+        i.session_id = "s".repeat(257).into();
+        i.item_ids = vec!["x".repeat(300).into()];
         let err = translate(&i).unwrap_err().to_string();
         assert!(err.contains("'sessionId'") && err.contains("'event 1.itemId'"), "{err}");
         assert!(translate(&interaction(&[], None)).is_err());

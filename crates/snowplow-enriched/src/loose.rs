@@ -71,6 +71,17 @@ impl<'a> Loose<'a> {
         }
     }
 
+    /// [`Loose::scalar_text`] of a value no longer needed: a string is handed over as it is, borrowed
+    /// from the JSON text when it was there without escapes.
+    pub fn into_scalar_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Loose::Str(s) => Some(s),
+            Loose::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            Loose::Number(n) => Some(Cow::Owned(js_number_text(&n))),
+            Loose::Null | Loose::Array(_) | Loose::Object(_) => None,
+        }
+    }
+
     /// Parses JSON text into a borrowed tree.
     pub fn parse(json: &'a str) -> Result<Loose<'a>, serde_json::Error> {
         match Quick::parse(json) {
