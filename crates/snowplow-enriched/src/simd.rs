@@ -96,20 +96,22 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
 ///
 /// Lines are found where the page cache holds them, so the first pass over each is a wait on memory
 /// (`line_end` was 14% of a uniform run's cycles, nearly all of them on its loads), and the hardware's
-/// own prefetchers stop at each 4 KiB page. Asked for a page ahead, the next line or two are read from
-/// memory while this one is mapped: on one thread 5 to 7% less time on both corpora (`cargo xtask
-/// bench`), with `line_end` down to 9%. Two or eight KiB ahead did as well; two threads gain about 1%.
-const PREFETCH_AHEAD: usize = 4096;
+/// own prefetchers stop at each 4 KiB page. Asked for two pages ahead, the next few lines are read
+/// from memory while this one is mapped. Fetching a page ahead into the first-level cache took 5 to 7%
+/// off a run on one thread (`cargo xtask bench`'s corpora); two pages ahead into the second-level
+/// cache, which leaves the first to the mapping of the line before, took 6% more (0.186 to 0.175 s
+/// uniform, 0.081 to 0.077 s realistic; 3% on two threads). 16, 32 or 64 KiB ahead did no better.
+const PREFETCH_AHEAD: usize = 8192;
 
-/// Asks for the cache line holding `at` to be fetched into the first-level cache. A prefetch is only
+/// Asks for the cache line holding `at` to be fetched into the second-level cache. A prefetch is only
 /// a hint: it never faults, whatever the address, so `at` may lie past the input.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[inline(always)]
 fn prefetch(at: *const u8) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
     // SAFETY: a prefetch reads nothing the program sees and never faults.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) }
+    unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
