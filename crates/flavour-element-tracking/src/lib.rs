@@ -92,7 +92,7 @@ fn link_click<'a>(event: &Event<'a>, context: &MapContext<'_>) -> Result<Mapped<
     let Some(recommendation_id) = recommendation_id.filter(Loose::is_truthy) else {
         return Ok(Mapped::Skip(NO_RECOMMENDATION_ID));
     };
-    let Some(recommendation_id) = recommendation_id.into_scalar_text() else {
+    let Some(recommendation_id) = recommendation_id.scalar_text() else {
         return Ok(Mapped::Skip(RECOMMENDATION_ID_NOT_TEXT));
     };
     let item_ids = contents
@@ -147,7 +147,7 @@ fn item_id<'a>(attributes: DataValue<'_, 'a>, settings: &Settings) -> Option<Cow
             _ => {}
         });
         if name.as_deref() == Some(&settings.item_id_attribute) {
-            first = Some(value.and_then(Loose::into_scalar_text));
+            first = Some(value.as_ref().and_then(Loose::scalar_text));
         }
     });
     first.flatten()

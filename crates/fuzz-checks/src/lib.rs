@@ -117,11 +117,13 @@ pub fn put_events(data: &[u8]) {
     fn text(u: &mut Unstructured<'_>) -> Arbitrary<Cow<'static, str>> {
         // Mostly short strings from a small alphabet, so that sessions and users repeat and group;
         // now and then anything at all.
-        if u.ratio(1, 8)? {
-            return u.arbitrary::<String>().map(Cow::Owned);
-        }
-        let len = u.int_in_range(0..=3)?;
-        (0..len).map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2)?))).collect::<Arbitrary<String>>().map(Cow::Owned)
+        let text: String = if u.ratio(1, 8)? {
+            u.arbitrary()?
+        } else {
+            let len = u.int_in_range(0..=3)?;
+            (0..len).map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2)?))).collect::<Arbitrary<_>>()?
+        };
+        Ok(text.into())
     }
     fn interaction(u: &mut Unstructured<'_>) -> Arbitrary<Interaction<'static>> {
         let items = u.int_in_range(0..=30)?;

@@ -130,12 +130,12 @@ impl Interaction<'_> {
 /// A value of entity data read as an item id: its text when it is a string, number or boolean (the
 /// seed reads `i.id` and sends `String(i.id)`).
 pub fn id_of<'a>(value: snowplow_enriched::DataValue<'_, 'a>) -> Option<Cow<'a, str>> {
-    value.loose().into_scalar_text()
+    value.loose().scalar_text()
 }
 
 /// `entities.map(e => e.data[key])`: one id per entity that has one, in order.
 pub fn ids_of_entities<'a>(entities: &[&snowplow_enriched::Entity<'a>], key: &str) -> Vec<Cow<'a, str>> {
-    entities.iter().filter_map(|e| e.data_get(key)?.into_scalar_text()).collect()
+    entities.iter().filter_map(|e| e.data_get(key)?.scalar_text()).collect()
 }
 
 /// A JSON string as serde_json writes it: as is when nothing needs escaping, which is nearly always

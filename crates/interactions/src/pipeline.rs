@@ -270,11 +270,7 @@ fn client_session_value<'a>(event: &Event<'a>, key: &str) -> Result<Option<Cow<'
         return Ok(None);
     };
     let data = first.data();
-    Ok(match data.get(key).filter(|v| v.is_truthy()) {
-        // A string held in the line as it is stays there.
-        Some(Loose::Str(Cow::Borrowed(text))) => Some(Cow::Borrowed(*text)),
-        value => value.and_then(Loose::scalar_text).map(|text| Cow::Owned(text.into_owned())),
-    })
+    Ok(data.get(key).filter(|v| v.is_truthy()).and_then(Loose::scalar_text))
 }
 
 /// One JSON object per outcome, in the shape of the reference pipeline's per-line output:

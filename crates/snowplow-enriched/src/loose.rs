@@ -61,23 +61,13 @@ impl<'a> Loose<'a> {
 
     /// The text JavaScript's `String(value)` gives a string, number or boolean; `None` for null,
     /// arrays and objects, whose JavaScript renderings (`"a,b"`, `"[object Object]"`) are never
-    /// meaningful identifiers.
-    pub fn scalar_text(&self) -> Option<Cow<'_, str>> {
+    /// meaningful identifiers. A string is borrowed from the JSON text when it is there as it is
+    /// (without escapes), as ids nearly always are, so the text can outlive this value.
+    pub fn scalar_text(&self) -> Option<Cow<'a, str>> {
         match self {
-            Loose::Str(s) => Some(Cow::Borrowed(s)),
+            Loose::Str(s) => Some(s.clone()),
             Loose::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Loose::Number(n) => Some(Cow::Owned(js_number_text(n))),
-            Loose::Null | Loose::Array(_) | Loose::Object(_) => None,
-        }
-    }
-
-    /// [`Loose::scalar_text`] of a value no longer needed: a string is handed over as it is, borrowed
-    /// from the JSON text when it was there without escapes.
-    pub fn into_scalar_text(self) -> Option<Cow<'a, str>> {
-        match self {
-            Loose::Str(s) => Some(s),
-            Loose::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
-            Loose::Number(n) => Some(Cow::Owned(js_number_text(&n))),
             Loose::Null | Loose::Array(_) | Loose::Object(_) => None,
         }
     }
