@@ -383,14 +383,14 @@ fn inspect(inputs: &Inputs, geo: bool) -> anyhow::Result<()> {
                 Ok(event) => event,
                 Err(unreadable) => {
                     bad += 1;
-                    return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
+                    return bad_rows.write(&BadRow::new(place, None, &unreadable));
                 }
             };
             match Event::parse(event.bytes()).and_then(|e| if geo { e.to_json_with_geo() } else { e.to_json() }) {
                 Ok(json) => out.json_line(&json),
                 Err(error) => {
                     bad += 1;
-                    bad_rows.write(&BadRow::new(place, None, error.to_string()))
+                    bad_rows.write(&BadRow::new(place, None, &error))
                 }
             }
         },

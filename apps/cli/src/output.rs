@@ -65,6 +65,9 @@ impl Output {
 pub(crate) struct BadRows {
     writer: Box<dyn Write>,
     pub(crate) destination: String,
+    /// Each row is rendered here first, as [`Output`] renders its lines: a new buffer for each row,
+    /// grown several times as serde_json wrote into it, cost more than the rest of a row's handling.
+    line: Vec<u8>,
     /// The progress bar drawn on stderr, hidden while a bad row is written there.
     bar: Option<ProgressBar>,
 }
@@ -77,6 +80,7 @@ impl BadRows {
                     File::create(path).with_context(|| format!("cannot create bad-rows file {}", path.display()))?,
                 )),
                 destination: path.display().to_string(),
+                line: Vec::new(),
                 bar: None,
             },
             // Without a progress bar to hide, stderr is buffered like any output: a bad row per write
@@ -88,18 +92,21 @@ impl BadRows {
                     None => Box::new(BufWriter::with_capacity(64 * 1024, io::stderr())),
                 },
                 destination: "stderr".to_owned(),
+                line: Vec::new(),
                 bar: bar.cloned(),
             },
         })
     }
 
     pub(crate) fn write(&mut self, row: &impl Serialize) -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(row).context("cannot serialise a bad row")?;
+        let line = &mut self.line;
+        line.clear();
+        serde_json::to_writer(&mut *line, row).context("cannot serialise a bad row")?;
         line.push(b'\n');
         let writer = &mut self.writer;
         match &self.bar {
-            Some(bar) => bar.suspend(|| writer.write_all(&line)),
-            None => writer.write_all(&line),
+            Some(bar) => bar.suspend(|| writer.write_all(line)),
+            None => writer.write_all(line),
         }
         .context("cannot write bad rows")
     }

@@ -1,6 +1,7 @@
 //! `snowplow-personalize run`: enriched events in; interactions, PutEvents requests or delivered events
 //! out.
 
+use std::fmt;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -42,11 +43,19 @@ pub(crate) struct BadRow<'a> {
     pub(crate) event: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) event_id: Option<&'a str>,
-    pub(crate) error: String,
+    /// Rendered straight into the row's JSON: a `String` for each was an allocation, and growing it a
+    /// few more, on every bad row.
+    #[serde(serialize_with = "display")]
+    pub(crate) error: &'a dyn fmt::Display,
+}
+
+/// Serializes a value as the string its `Display` writes, escaped as it is written.
+fn display<S: serde::Serializer>(value: &&dyn fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 impl<'a> BadRow<'a> {
-    pub(crate) fn new(place: Place<'a>, event_id: Option<&'a str>, error: String) -> Self {
+    pub(crate) fn new(place: Place<'a>, event_id: Option<&'a str>, error: &'a dyn fmt::Display) -> Self {
         BadRow { file: place.file, line: place.line, event: place.event, event_id, error }
     }
 }
@@ -101,7 +110,7 @@ impl Target {
         let translation = match translate(interaction) {
             Ok(t) => t,
             Err(error) => {
-                return bad_rows.write(&BadRow::new(place, Some(&interaction.event_id), error.to_string()));
+                return bad_rows.write(&BadRow::new(place, Some(&interaction.event_id), &error));
             }
         };
         translating.metrics.count_translation(&translation);
@@ -236,7 +245,7 @@ impl Handling<'_> {
             Ok(outcome) => outcome,
             Err(unreadable) => {
                 self.tally.record_unreadable();
-                return bad_rows.write(&BadRow::new(place, None, unreadable.to_string()));
+                return bad_rows.write(&BadRow::new(place, None, &unreadable));
             }
         };
         // As the mapping threads do (`parallel::Outcomes::push`), with the threads or without.
@@ -252,7 +261,7 @@ impl Handling<'_> {
                 self.target.interaction(interaction, place, out, bad_rows)?;
             }
             Outcome::Bad { event_id, error } => {
-                bad_rows.write(&BadRow::new(place, event_id.as_deref(), error.to_string()))?;
+                bad_rows.write(&BadRow::new(place, event_id.as_deref(), &error))?;
             }
             _ => {}
         }
@@ -796,5 +805,23 @@ mod parallel {
                 assert_eq!(panicked, Ok(true), "{threads} threads: the panic did not come through");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_row_writes_its_error_as_the_json_string_of_its_text() {
+        // An error quoting a field's value holds quotes, backslashes and control characters.
+        let error = "field page_url: \"a\\b\t\u{1}\u{7f}é\" is not a URL";
+        let place = Place { input: 0, file: "in \"1\".tsv", line: 7, event: None };
+        let row = serde_json::to_string(&BadRow::new(place, Some("e1"), &error)).unwrap();
+        // As serde_json writes a string: quotes, backslashes and control characters escaped, the rest
+        // (DEL and non-ASCII text among it) as it is.
+        let expected = r#"{"file":"in \"1\".tsv","line":7,"event_id":"e1","error":"field page_url: \"a\\b\t\u0001"#;
+        assert_eq!(row, format!("{expected}\u{7f}é\\\" is not a URL\"}}"));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&row).unwrap()["error"], error);
     }
 }
