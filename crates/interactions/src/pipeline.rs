@@ -269,8 +269,8 @@ fn client_session_value<'a>(event: &Event<'a>, key: &str) -> Result<Option<Cow<'
     let Some(first) = sessions.first() else {
         return Ok(None);
     };
-    let data = first.data();
-    Ok(data.get(key).filter(|v| v.is_truthy()).and_then(Loose::scalar_text))
+    // The one value is read, not a tree of the whole entity.
+    Ok(first.data_get(key).filter(Loose::is_truthy).and_then(|v| v.scalar_text()))
 }
 
 /// One JSON object per outcome, in the shape of the reference pipeline's per-line output:
