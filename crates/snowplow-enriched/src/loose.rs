@@ -146,8 +146,7 @@ impl<'a> Quick<'a> {
 
     /// The next byte after whitespace, which is skipped.
     fn peek(&mut self) -> Option<u8> {
-        self.pos = crate::scan::whitespace(self.text.as_bytes(), self.pos);
-        self.text.as_bytes().get(self.pos).copied()
+        crate::scan::next_byte(self.text.as_bytes(), &mut self.pos)
     }
 
     fn value(&mut self, depth: usize) -> Option<Loose<'a>> {

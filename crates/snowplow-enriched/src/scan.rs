@@ -88,8 +88,7 @@ impl<'a> Scan<'a> {
 
     /// The next byte after whitespace, which is skipped.
     fn peek(&mut self) -> Option<u8> {
-        self.pos = whitespace(self.bytes(), self.pos);
-        self.bytes().get(self.pos).copied()
+        next_byte(self.bytes(), &mut self.pos)
     }
 
     /// Takes `b` as the next byte after whitespace.
@@ -449,7 +448,7 @@ fn next_stop(stops: &[u64], at: usize) -> usize {
 /// writes entity JSON without whitespace, so a token's first byte is read and checked once, where
 /// passing over whitespace first and then reading the byte had read it twice.
 #[inline(always)]
-fn next_byte(bytes: &[u8], at: &mut usize) -> Option<u8> {
+pub(crate) fn next_byte(bytes: &[u8], at: &mut usize) -> Option<u8> {
     let b = *bytes.get(*at)?;
     if b > b' ' {
         return Some(b);
