@@ -228,7 +228,10 @@ impl<'a> Quick<'a> {
     }
 
     /// A string at the current position (its opening quote): its contents and whether they hold
-    /// escapes.
+    /// escapes. Inlined into each reader: the mappers' reads call it for nearly every key and string
+    /// value (180,000 times in the first 20,000 uniform lines), and as a call, with the checks it could not
+    /// share with its callers, it cost 3.3% of those lines' instructions.
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a str, bool)> {
         let start = self.pos + 1;
         let (end, escaped) = crate::scan::string_end(self.text.as_bytes(), &self.stops, self.pos)?;
