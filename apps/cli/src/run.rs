@@ -205,11 +205,13 @@ impl Handling<'_> {
         matches!(self.target, Target::Interactions) && !self.options.outcomes && self.options.checkpoint.is_none()
     }
 
-    /// Handles one event's outcome.
+    /// Handles one event's outcome. It is lent rather than handed over: an outcome is a few hundred
+    /// bytes, and moving it into the call copied it, with a call to memcpy, for every line, filtered
+    /// ones included.
     fn line(
         &mut self,
         place: Place<'_>,
-        outcome: Result<Outcome<'_>, Unreadable>,
+        outcome: &Result<Outcome<'_>, Unreadable>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
@@ -237,7 +239,7 @@ impl Handling<'_> {
     fn handle(
         &mut self,
         place: Place<'_>,
-        outcome: Result<Outcome<'_>, Unreadable>,
+        outcome: &Result<Outcome<'_>, Unreadable>,
         out: &mut Output,
         bad_rows: &mut BadRows,
     ) -> anyhow::Result<()> {
@@ -245,18 +247,18 @@ impl Handling<'_> {
             Ok(outcome) => outcome,
             Err(unreadable) => {
                 self.tally.record_unreadable();
-                return bad_rows.write(&BadRow::new(place, None, &unreadable));
+                return bad_rows.write(&BadRow::new(place, None, unreadable));
             }
         };
         // As the mapping threads do (`parallel::Outcomes::push`), with the threads or without.
-        if self.renders_anywhere() && out.render(|line| render_unordered(&outcome, line, &mut self.tally))? {
+        if self.renders_anywhere() && out.render(|line| render_unordered(outcome, line, &mut self.tally))? {
             return Ok(());
         }
-        self.tally.record(&outcome);
+        self.tally.record(outcome);
         if self.options.outcomes {
-            out.json_line(&Traced { line: place.line, event: place.event, outcome: &outcome })?;
+            out.json_line(&Traced { line: place.line, event: place.event, outcome })?;
         }
-        match &outcome {
+        match outcome {
             Outcome::Interaction { interaction, .. } if !self.options.outcomes => {
                 self.target.interaction(interaction, place, out, bad_rows)?;
             }
@@ -280,7 +282,7 @@ pub(crate) fn run(
     let done = |input, line| options.done(input, line);
     if options.threads <= 1 {
         for_each_event(&options.inputs, options.reading, options.progress.as_ref(), done, |place, event| {
-            handling.line(place, event.map(|e| pipeline.process_line(e)), out, bad_rows)
+            handling.line(place, &event.map(|e| pipeline.process_line(e)), out, bad_rows)
         })?;
     } else {
         parallel::run(pipeline, options, &mut handling, out, bad_rows)?;
@@ -406,7 +408,7 @@ mod parallel {
             for (i, outcome) in self.outcomes {
                 let (line, event) = self.origins.get(i).copied().unwrap_or((i as u64, None));
                 if let Some(place) = place(line, event) {
-                    handling.line(place, outcome, out, bad_rows)?;
+                    handling.line(place, &outcome, out, bad_rows)?;
                 }
             }
             Ok(())
