@@ -57,6 +57,14 @@ impl Tally {
         }
     }
 
+    /// Counts a filtered event: [`Tally::record`] of [`Outcome::Filtered`], for the many callers that
+    /// already know that is what they have.
+    #[inline]
+    pub fn record_filtered(&mut self) {
+        self.read += 1;
+        self.filtered += 1;
+    }
+
     /// Counts a line that never reached the pipeline (too long to read, say) as a bad row.
     pub fn record_unreadable(&mut self) {
         self.read += 1;
