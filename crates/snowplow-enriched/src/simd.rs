@@ -51,11 +51,27 @@ fn byte_mask(block: &[u8; BLOCK], byte: u8) -> u64 {
 pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
-        Kernel::Avx512(cpu) => return avx512::tab_masks(cpu, line, each),
-        Kernel::Avx2(cpu) => return avx2::tab_masks(cpu, line, each),
+        Kernel::Avx512(cpu) => return avx512::tab_masks::<false>(cpu, line, each),
+        Kernel::Avx2(cpu) => return avx2::tab_masks::<false>(cpu, line, each),
         Kernel::Baseline => {}
     }
     tab_masks_with(line, each, tab_mask)
+}
+
+/// [`tab_masks`] from the line's end: the blocks end where the line does, so that the search for a
+/// field near the end (the filter's `event_name`, on every line) starts with a whole block, and the
+/// first block, if partial, comes last with the bits past its end cleared. The filter's search from
+/// the end crosses `derived_contexts` on every line, which took four SSE2 comparisons a block before
+/// it was given the kernels of [`tab_masks`].
+#[inline]
+pub(crate) fn tab_masks_back(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    #[cfg(target_arch = "x86_64")]
+    match Kernel::get() {
+        Kernel::Avx512(cpu) => return avx512::tab_masks::<true>(cpu, line, each),
+        Kernel::Avx2(cpu) => return avx2::tab_masks::<true>(cpu, line, each),
+        Kernel::Baseline => {}
+    }
+    tab_masks_back_with(line, each, tab_mask)
 }
 
 /// `bytes` as text when every byte is ASCII, as short fields (ids, names, timestamps) nearly always
@@ -255,6 +271,39 @@ fn tab_masks_with(
     ControlFlow::Continue(())
 }
 
+/// [`tab_masks_with`], or (`BACK`) [`tab_masks_back_with`].
+#[inline(always)]
+fn tab_masks_in<const BACK: bool>(
+    line: &[u8],
+    each: impl FnMut(usize, u64) -> ControlFlow<()>,
+    mask: impl Fn(&[u8; BLOCK]) -> u64,
+) -> ControlFlow<()> {
+    if BACK { tab_masks_back_with(line, each, mask) } else { tab_masks_with(line, each, mask) }
+}
+
+/// [`tab_masks_back`] with the block mask `mask`.
+#[inline(always)]
+fn tab_masks_back_with(
+    line: &[u8],
+    mut each: impl FnMut(usize, u64) -> ControlFlow<()>,
+    mask: impl Fn(&[u8; BLOCK]) -> u64,
+) -> ControlFlow<()> {
+    let (head, blocks) = line.as_rchunks::<BLOCK>();
+    for (i, block) in blocks.iter().rev().enumerate() {
+        each(line.len() - (i + 1) * BLOCK, mask(block))?;
+    }
+    if !head.is_empty() {
+        // As in `tab_masks_with`, a partial block is read as the line's first 64 bytes where the line
+        // has that many, its bits past the block cleared, rather than copied out and padded.
+        let first = match line.first_chunk::<BLOCK>() {
+            Some(first) => mask(first) & !(u64::MAX << head.len()),
+            None => mask(&padded(head)),
+        };
+        each(0, first)?;
+    }
+    ControlFlow::Continue(())
+}
+
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
@@ -276,16 +325,20 @@ mod avx2 {
         found.then_some(Avx2(()))
     }
 
-    /// [`super::tab_masks`] compiled for AVX2, POPCNT and BMI1, so that the block masks inline into the
-    /// loop, and the caller's use of each mask with them.
+    /// [`super::tab_masks`] (or, `BACK`, [`super::tab_masks_back`]) compiled for AVX2, POPCNT and
+    /// BMI1, so that the block masks inline into the loop, and the caller's use of each mask with them.
     #[inline]
-    pub(super) fn tab_masks(_: Avx2, line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+    pub(super) fn tab_masks<const BACK: bool>(
+        _: Avx2,
+        line: &[u8],
+        each: impl FnMut(usize, u64) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
-        fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
-            super::tab_masks_with(line, each, |block| tab_mask(block))
+        fn run<const BACK: bool>(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+            super::tab_masks_in::<BACK>(line, each, |block| tab_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
-        unsafe { run(line, each) }
+        unsafe { run::<BACK>(line, each) }
     }
 
     /// [`super::line_end`] compiled for AVX2, POPCNT and BMI1 (see [`tab_masks`]).
@@ -377,19 +430,20 @@ mod avx512 {
         found.then_some(Avx512(()))
     }
 
-    /// [`super::tab_masks`] compiled for AVX-512, POPCNT and BMI1 (see [`super::avx2::tab_masks`]).
+    /// [`super::tab_masks`] (or, `BACK`, [`super::tab_masks_back`]) compiled for AVX-512, POPCNT and
+    /// BMI1 (see [`super::avx2::tab_masks`]).
     #[inline]
-    pub(super) fn tab_masks(
+    pub(super) fn tab_masks<const BACK: bool>(
         _: Avx512,
         line: &[u8],
         each: impl FnMut(usize, u64) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         #[target_feature(enable = "avx512bw,popcnt,bmi1")]
-        fn run(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
-            super::tab_masks_with(line, each, |block| tab_mask(block))
+        fn run<const BACK: bool>(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+            super::tab_masks_in::<BACK>(line, each, |block| tab_mask(block))
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
-        unsafe { run(line, each) }
+        unsafe { run::<BACK>(line, each) }
     }
 
     /// [`super::line_end`] compiled for AVX-512, POPCNT and BMI1 (see [`super::avx2::tab_masks`]).
@@ -494,14 +548,14 @@ mod tests {
             assert_eq!(tab_mask(&block), tabs);
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx2::detect() {
-                let _ = avx2::tab_masks(cpu, &block, |_, mask| {
+                let _ = avx2::tab_masks::<false>(cpu, &block, |_, mask| {
                     assert_eq!(mask, tabs, "AVX2 {block:?}");
                     ControlFlow::Continue(())
                 });
             }
             #[cfg(target_arch = "x86_64")]
             if let Some(cpu) = avx512::detect() {
-                let _ = avx512::tab_masks(cpu, &block, |_, mask| {
+                let _ = avx512::tab_masks::<false>(cpu, &block, |_, mask| {
                     assert_eq!(mask, tabs, "AVX-512 {block:?}");
                     ControlFlow::Continue(())
                 });
@@ -590,13 +644,33 @@ mod tests {
                 };
                 assert_eq!(positions(&|each| tab_masks_with(&line, each, tab_mask)), expected, "{line:?}");
                 assert_eq!(positions(&|each| tab_masks(&line, each)), expected, "{line:?}");
+                // From the end: the same tabs, the blocks in the other order.
+                let back = |split: &dyn Fn(Each<'_>) -> ControlFlow<()>| {
+                    let mut found = positions(split);
+                    found.sort_unstable();
+                    found
+                };
+                assert_eq!(back(&|each| tab_masks_back_with(&line, each, tab_mask)), expected, "back {line:?}");
+                assert_eq!(back(&|each| tab_masks_back(&line, each)), expected, "back {line:?}");
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx2::detect() {
-                    assert_eq!(positions(&|each| avx2::tab_masks(cpu, &line, each)), expected, "AVX2 {line:?}");
+                    assert_eq!(
+                        positions(&|each| avx2::tab_masks::<false>(cpu, &line, each)),
+                        expected,
+                        "AVX2 {line:?}"
+                    );
+                    let back = back(&|each| avx2::tab_masks::<true>(cpu, &line, each));
+                    assert_eq!(back, expected, "AVX2 back {line:?}");
                 }
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx512::detect() {
-                    assert_eq!(positions(&|each| avx512::tab_masks(cpu, &line, each)), expected, "AVX-512 {line:?}");
+                    assert_eq!(
+                        positions(&|each| avx512::tab_masks::<false>(cpu, &line, each)),
+                        expected,
+                        "AVX-512 {line:?}"
+                    );
+                    let back = back(&|each| avx512::tab_masks::<true>(cpu, &line, each));
+                    assert_eq!(back, expected, "AVX-512 back {line:?}");
                 }
             }
         }
