@@ -190,11 +190,7 @@ fn render_unordered(outcome: &Outcome<'_>, rendered: &mut Vec<u8>, tally: &mut T
     match outcome {
         Outcome::Bad { .. } => return false,
         Outcome::Interaction { interaction, .. } => interaction.write_json_line(rendered),
-        Outcome::Filtered => {
-            tally.record_filtered();
-            return true;
-        }
-        Outcome::Skipped { .. } => {}
+        Outcome::Filtered | Outcome::Skipped { .. } => {}
     }
     tally.record(outcome);
     true
@@ -267,7 +263,7 @@ impl Handling<'_> {
                 self.target.interaction(interaction, place, out, bad_rows)?;
             }
             Outcome::Bad { event_id, error } => {
-                bad_rows.write(&BadRow::new(place, event_id.as_deref(), &error))?;
+                bad_rows.write(&BadRow::new(place, event_id.as_deref(), error))?;
             }
             _ => {}
         }
@@ -290,8 +286,8 @@ pub(crate) fn run(
             let outcome = event.map(|e| pipeline.process_line(e));
             // Most lines are filtered out, and where order does not matter such a line is only
             // counted, without the ordered handling's checks (about 60 instructions a line).
-            if anywhere && matches!(outcome, Ok(Outcome::Filtered)) {
-                handling.tally.record_filtered();
+            if anywhere && let Ok(filtered @ Outcome::Filtered) = &outcome {
+                handling.tally.record(filtered);
                 return Ok(());
             }
             handling.line(place, &outcome, out, bad_rows)

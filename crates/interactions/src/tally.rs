@@ -37,8 +37,18 @@ fn bump<K: Ord>(counts: &mut BTreeMap<K, u64>, is: impl Fn(&K) -> bool, key: imp
 }
 
 impl Tally {
+    /// Counts one outcome. Most lines are filtered out, so that count is made where this is called
+    /// and the rest in [`Tally::record_kept`].
+    #[inline]
     pub fn record(&mut self, outcome: &Outcome) {
         self.read += 1;
+        match outcome {
+            Outcome::Filtered => self.filtered += 1,
+            outcome => self.record_kept(outcome),
+        }
+    }
+
+    fn record_kept(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Filtered => self.filtered += 1,
             Outcome::Interaction { flavour, interaction } => {
@@ -55,14 +65,6 @@ impl Tally {
             }
             Outcome::Bad { .. } => self.bad += 1,
         }
-    }
-
-    /// Counts a filtered event: [`Tally::record`] of [`Outcome::Filtered`], for the many callers that
-    /// already know that is what they have.
-    #[inline]
-    pub fn record_filtered(&mut self) {
-        self.read += 1;
-        self.filtered += 1;
     }
 
     /// Counts a line that never reached the pipeline (too long to read, say) as a bad row.
