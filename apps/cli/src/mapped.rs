@@ -11,8 +11,8 @@
 //!
 //! Unmapping has a cost that reading has not: the kernel interrupts every other core running the
 //! process to drop the window's pages from its TLB. With a mapping per 1 MiB segment, that cost two
-//! threads what the copy did; with windows of four segments shared by the threads, the copy's saving
-//! shows.
+//! threads what the copy did; with windows of sixteen segments shared by the threads, the copy's
+//! saving shows.
 //!
 //! The price: a mapped file that someone truncates while it is read kills the process with `SIGBUS`
 //! where `read` would have ended early. Enriched files are written whole or appended to, so that is a
