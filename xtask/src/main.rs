@@ -11,7 +11,8 @@
 //!   as a file read from disk is, alternating runs of `snowplow-personalize run`, the seed pipeline
 //!   (`node ../shared/reference/seed-pipeline.js --bench`) and `wc -l`; prints medians, events/s,
 //!   MB/s, the ratios and peak memory. Without `--threads` (all cores), `run --threads 1` joins the
-//!   alternation, and the scaling from one thread to all is printed.
+//!   alternation, and the scaling from one thread to all is printed beside the machine's own: as
+//!   many one-thread runs started together as there are cores.
 //! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
 //!   cargo-fuzz`, stable toolchain through `RUSTC_BOOTSTRAP=1`) for N seconds (default 60) from seeds
 //!   made of `fixtures/` and the corpus kept in `target/fuzz/corpus/`, and prints executions and time.
@@ -314,6 +315,28 @@ fn recache(corpus: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seconds taken by `copies` runs of `program` started together, each on its own: how fast the machine
+/// gets through that much independent work, whatever the program does to share it out.
+fn together(program: &str, args: &[&str], copies: usize) -> anyhow::Result<f64> {
+    let started = std::time::Instant::now();
+    let children = (0..copies)
+        .map(|_| {
+            Command::new(program)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .with_context(|| format!("cannot run {program}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for mut child in children {
+        if !child.wait()?.success() {
+            bail!("{program} failed");
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -358,7 +381,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let megabytes = std::fs::metadata(&corpus)?.len() as f64 / 1e6;
         let corpus_arg = corpus.to_str().context("corpus path")?;
         let (mut t_ours, mut t_ref, mut t_wc, mut ref_rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut t_one = Vec::new();
+        let (mut t_one, mut t_together) = (Vec::new(), Vec::new());
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (mut m_ours, mut m_ref) = (0, 0);
         // Runs alternate, so a change in the machine's load hits all three alike. Each command finds
         // the corpus in the page cache: on a VM whose host reclaims the guest's cache (this one drops
@@ -379,6 +403,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 run_args.extend(["--threads", "1"]);
                 warm()?;
                 t_one.push(timed(ours, &run_args, None, &[])?.0);
+                // As many one-thread runs as there are cores, started together: the scaling the
+                // machine itself allows (shared caches, memory bandwidth, and on a virtual machine
+                // whatever else the host runs on the same cores).
+                warm()?;
+                t_together.push(together(ours, &run_args, cores)?);
             }
             warm()?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
@@ -422,9 +451,12 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             ours_s / wc_s
         );
         if !t_one.is_empty() {
-            let one_s = median(&mut t_one);
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            let (one_s, together_s) = (median(&mut t_one), median(&mut t_together));
             println!("  scaling: run --threads 1 {one_s:.3} s, {:.2}x faster on all {cores} cores", one_s / ours_s);
+            println!(
+                "  the machine's own: {cores} runs --threads 1 started together {together_s:.3} s, {:.2}x the work of one in its time",
+                cores as f64 * one_s / together_s
+            );
         }
     }
     Ok(())
