@@ -329,12 +329,22 @@ fn together(program: &str, args: &[&str], copies: usize) -> anyhow::Result<f64> 
                 .with_context(|| format!("cannot run {program}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for mut child in children {
-        if !child.wait()?.success() {
-            bail!("{program} failed");
-        }
+    let all_succeeded = wait_for_all(children)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !all_succeeded {
+        bail!("{program} failed");
     }
-    Ok(started.elapsed().as_secs_f64())
+    Ok(seconds)
+}
+
+/// Whether every child succeeded; each is waited for whatever the ones before it did, so that none is
+/// left running into the next measurement.
+fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
+    let mut all = true;
+    for mut child in children {
+        all &= child.wait()?.success();
+    }
+    Ok(all)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -521,4 +531,26 @@ fn fuzz(args: &[String]) -> anyhow::Result<()> {
         println!("{line}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_started_together_are_all_waited_for_and_any_failure_fails_them() {
+        assert!(together("true", &[], 3).is_ok());
+        assert!(together("false", &[], 2).is_err());
+        // The first child fails at once; the one after it is still running then, and is waited for.
+        let done = std::env::temp_dir().join(format!("xtask-wait-{}", std::process::id()));
+        let _ = std::fs::remove_file(&done);
+        let mut slow = Command::new("sh");
+        slow.args(["-c", "sleep 0.2; touch \"$0\"", done.to_str().unwrap()]);
+        let children = vec![Command::new("false").spawn().unwrap(), slow.spawn().unwrap()];
+        let all_succeeded = wait_for_all(children).unwrap();
+        let waited = done.exists();
+        let _ = std::fs::remove_file(&done);
+        assert!(!all_succeeded);
+        assert!(waited, "the child still running when the first failed was waited for");
+    }
 }
