@@ -30,9 +30,10 @@ const CONTINUATION_BYTES: usize = 64 * 1024;
 
 /// Segments per [`Window`]: windows of 16 MiB. Each unmapping interrupts the other threads (see
 /// `mapped`), and windows of four segments unmapped 95 times in a two-thread realistic run, where
-/// sixteen unmap 24 times: 2-5% off its wall time, and 4 ms less kernel time in some runs. What is
-/// resident grows by the part of a window already mapped and not yet unmapped: a 1 GB input peaks at
-/// 27.5 MB on two threads, against 15 MB with windows of four.
+/// sixteen unmap 24 times: up to 5% off its wall time (alternating medians; one series of 41 showed
+/// no difference), and up to 4 ms less kernel time. What is resident grows by the part of a window
+/// already mapped and not yet unmapped: a 1 GB input peaks at 27.5 MB on two threads, against 15 MB
+/// with windows of four.
 const WINDOW_SEGMENTS: u64 = 16;
 
 /// Part of a plain file that the threads map the lines of its segments from ([`lines_in`]), shared by
