@@ -49,29 +49,26 @@ fn byte_mask(block: &[u8; BLOCK], byte: u8) -> u64 {
 /// comparisons rather than four.
 #[inline]
 pub(crate) fn tab_masks(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
-    #[cfg(target_arch = "x86_64")]
-    match Kernel::get() {
-        Kernel::Avx512(cpu) => return avx512::tab_masks::<false>(cpu, line, each),
-        Kernel::Avx2(cpu) => return avx2::tab_masks::<false>(cpu, line, each),
-        Kernel::Baseline => {}
-    }
-    tab_masks_with(line, each, tab_mask)
+    tab_masks_from::<false>(line, each)
 }
 
-/// [`tab_masks`] from the line's end: the blocks end where the line does, so that the search for a
-/// field near the end (the filter's `event_name`, on every line) starts with a whole block, and the
-/// first block, if partial, comes last with the bits past its end cleared. The filter's search from
-/// the end crosses `derived_contexts` on every line, which took four SSE2 comparisons a block before
-/// it was given the kernels of [`tab_masks`].
+/// [`tab_masks`], or with `BACK` from the line's end: the blocks then end where the line does, so that
+/// the search for a field near the end (the filter's `event_name`, on every line) starts with a whole
+/// block, and the first block, if partial, comes last with the bits past its end cleared. The filter's
+/// search from the end crosses `derived_contexts` on every line, which took four SSE2 comparisons a
+/// block before it was given these kernels.
 #[inline]
-pub(crate) fn tab_masks_back(line: &[u8], each: impl FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
+pub(crate) fn tab_masks_from<const BACK: bool>(
+    line: &[u8],
+    each: impl FnMut(usize, u64) -> ControlFlow<()>,
+) -> ControlFlow<()> {
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
-        Kernel::Avx512(cpu) => return avx512::tab_masks::<true>(cpu, line, each),
-        Kernel::Avx2(cpu) => return avx2::tab_masks::<true>(cpu, line, each),
+        Kernel::Avx512(cpu) => return avx512::tab_masks::<BACK>(cpu, line, each),
+        Kernel::Avx2(cpu) => return avx2::tab_masks::<BACK>(cpu, line, each),
         Kernel::Baseline => {}
     }
-    tab_masks_back_with(line, each, tab_mask)
+    tab_masks_in::<BACK>(line, each, tab_mask)
 }
 
 /// `bytes` as text when every byte is ASCII, as short fields (ids, names, timestamps) nearly always
@@ -281,7 +278,7 @@ fn tab_masks_in<const BACK: bool>(
     if BACK { tab_masks_back_with(line, each, mask) } else { tab_masks_with(line, each, mask) }
 }
 
-/// [`tab_masks_back`] with the block mask `mask`.
+/// [`tab_masks_from`] from the end, with the block mask `mask`.
 #[inline(always)]
 fn tab_masks_back_with(
     line: &[u8],
@@ -325,8 +322,7 @@ mod avx2 {
         found.then_some(Avx2(()))
     }
 
-    /// [`super::tab_masks`] (or, `BACK`, [`super::tab_masks_back`]) compiled for AVX2, POPCNT and
-    /// BMI1, so that the block masks inline into the loop, and the caller's use of each mask with them.
+    /// [`super::tab_masks_from`] compiled for AVX2, POPCNT and BMI1, so that the block masks inline into the loop, and the caller's use of each mask with them.
     #[inline]
     pub(super) fn tab_masks<const BACK: bool>(
         _: Avx2,
@@ -430,8 +426,8 @@ mod avx512 {
         found.then_some(Avx512(()))
     }
 
-    /// [`super::tab_masks`] (or, `BACK`, [`super::tab_masks_back`]) compiled for AVX-512, POPCNT and
-    /// BMI1 (see [`super::avx2::tab_masks`]).
+    /// [`super::tab_masks_from`] compiled for AVX-512, POPCNT and BMI1 (see
+    /// [`super::avx2::tab_masks`]).
     #[inline]
     pub(super) fn tab_masks<const BACK: bool>(
         _: Avx512,
@@ -651,7 +647,7 @@ mod tests {
                     found
                 };
                 assert_eq!(back(&|each| tab_masks_back_with(&line, each, tab_mask)), expected, "back {line:?}");
-                assert_eq!(back(&|each| tab_masks_back(&line, each)), expected, "back {line:?}");
+                assert_eq!(back(&|each| tab_masks_from::<true>(&line, each)), expected, "back {line:?}");
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx2::detect() {
                     assert_eq!(

@@ -2,7 +2,7 @@
 //!
 //! A kept event is split into 131 fields across ~2 KB; looking at one byte (or even eight) at a time,
 //! or calling a search per tab, costs more than the rest of reading the line. Here each 64-byte block
-//! becomes one bit mask of its tabs ([`simd::tab_masks`], or [`simd::tab_masks_back`] from the end,
+//! becomes one bit mask of its tabs ([`simd::tab_masks`], or [`simd::tab_masks_from`] from the end,
 //! with AVX-512 or AVX2 where the CPU has them), and tabs are then taken from the mask a bit at a time.
 
 use std::ops::ControlFlow;
@@ -20,36 +20,31 @@ pub(crate) fn count(line: &[u8]) -> usize {
 }
 
 /// The position of the `n`th tab (0-based) counting from the start, if there are that many.
-pub(crate) fn nth(line: &[u8], mut n: usize) -> Option<usize> {
-    let mut found = None;
-    let _ = simd::tab_masks(line, |offset, mut mask| {
-        let here = mask.count_ones() as usize;
-        if n >= here {
-            n -= here;
-            return ControlFlow::Continue(());
-        }
-        for _ in 0..n {
-            mask &= mask - 1;
-        }
-        found = Some(offset + mask.trailing_zeros() as usize);
-        ControlFlow::Break(())
-    });
-    found
+pub(crate) fn nth(line: &[u8], n: usize) -> Option<usize> {
+    nth_from::<false>(line, n)
 }
 
 /// The position of the `n`th tab (0-based) counting from the end, if there are that many.
-pub(crate) fn nth_back(line: &[u8], mut n: usize) -> Option<usize> {
+pub(crate) fn nth_back(line: &[u8], n: usize) -> Option<usize> {
+    nth_from::<true>(line, n)
+}
+
+/// The `n`th tab counting from the start, or with `BACK` from the end: the blocks come in that order,
+/// and within the block that holds it the tab is taken from the low end of its mask or the high.
+#[inline(always)]
+fn nth_from<const BACK: bool>(line: &[u8], mut n: usize) -> Option<usize> {
     let mut found = None;
-    let _ = simd::tab_masks_back(line, |offset, mut mask| {
+    let _ = simd::tab_masks_from::<BACK>(line, |offset, mut mask| {
         let here = mask.count_ones() as usize;
         if n >= here {
             n -= here;
             return ControlFlow::Continue(());
         }
         for _ in 0..n {
-            mask &= !(1 << (63 - mask.leading_zeros()));
+            mask &= if BACK { !(1 << (63 - mask.leading_zeros())) } else { mask - 1 };
         }
-        found = Some(offset + 63 - mask.leading_zeros() as usize);
+        let bit = if BACK { 63 - mask.leading_zeros() } else { mask.trailing_zeros() };
+        found = Some(offset + bit as usize);
         ControlFlow::Break(())
     });
     found
