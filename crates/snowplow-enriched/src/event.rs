@@ -1,7 +1,6 @@
 //! One enriched event as a borrowed view of its 131 fields.
 
 use std::cell::OnceCell;
-use std::ops::ControlFlow;
 
 use crate::entity::{self, Entity};
 use crate::fields::{FIELD_COUNT, Field};
@@ -51,19 +50,17 @@ pub struct Event<'a> {
     /// Where each field ends: the tabs in order, then the end of the line. Positions take a quarter of
     /// the room of 131 slices, and writing them is most of the cost of splitting a line; the array is
     /// also copied into the event that `parse` returns.
-    /// The slots past the last field's are room for the splitter's writes of four at a time.
+    /// The slots past the last field's are room for [`simd::tab_positions`] to write past a line's last
+    /// tab.
     ends: [u32; ENDS],
     contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     derived_contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
 }
 
-/// How many tab positions [`Event::parse`] writes at once.
-const SLOTS_AT_ONCE: usize = 4;
-
-/// The length of [`Event`]'s field ends: a slot for each field, and room for the last writes of
-/// [`SLOTS_AT_ONCE`] to run past the last tab.
-const ENDS: usize = FIELD_COUNT + SLOTS_AT_ONCE - 1;
+/// The length of [`Event`]'s field ends: room for [`simd::tab_positions`] to write the 130 tabs of a
+/// line and run past the last, whose slot, and the one after, the end of the line and the rest take.
+const ENDS: usize = FIELD_COUNT - 1 + simd::POSITIONS_SLACK;
 
 impl<'a> Event<'a> {
     /// Splits one line (without its newline; a trailing `\r` is tolerated) into its fields.
@@ -74,35 +71,9 @@ impl<'a> Event<'a> {
             return Err(EventError::LineTooLong { len: line.len() });
         };
         let mut ends = [0; ENDS];
-        let mut n = 0;
-        let split = simd::tab_masks(line, |offset, mut mask| {
-            let here = mask.count_ones() as usize;
-            if n + here >= FIELD_COUNT {
-                return ControlFlow::Break(());
-            }
-            // A block's tabs are written four at a time, four slots whether or not that many tabs are
-            // left: slots past the block's last tab are written again by the next block, or lie past
-            // the last field. A slot for each tab, with its own step of the loop, was more than half
-            // of the instructions of splitting a line.
-            let mut at = n;
-            while mask != 0 {
-                let Some(slots) = ends.get_mut(at..at + SLOTS_AT_ONCE) else {
-                    // Never taken: `at` stays below `n + here`, at most FIELD_COUNT - 1.
-                    return ControlFlow::Break(());
-                };
-                for slot in slots {
-                    // Below `len` (or, past the block's last tab, a position nobody reads), so it fits.
-                    *slot = (offset + mask.trailing_zeros() as usize) as u32;
-                    mask &= mask.wrapping_sub(1);
-                }
-                at += SLOTS_AT_ONCE;
-            }
-            n += here;
-            ControlFlow::Continue(())
-        });
-        if split.is_break() {
+        let Some(n) = simd::tab_positions(line, &mut ends) else {
             return Err(EventError::FieldCount { found: tabs::count(line) + 1 });
-        }
+        };
         if n + 1 != FIELD_COUNT {
             return Err(EventError::FieldCount { found: n + 1 });
         }
@@ -132,13 +103,11 @@ impl<'a> Event<'a> {
         if raw.is_empty() {
             return Ok(None);
         }
-        // Every kept event's ~1.4 KB of entity JSON is checked here; simdutf8 checks 16 or 32 bytes at a
-        // time (2-3% less wall time on uniform, one thread). Its error does not say where, so std's
-        // check, which does, runs only when it fails. Below 64 bytes simdutf8 runs std's check, so a
-        // short field is first taken as it is when it is all ASCII, as ids nearly always are.
-        if raw.len() < 64
-            && let Some(text) = simd::ascii_str(raw)
-        {
+        // Every kept event's ~1.4 KB of entity JSON is checked here, and nearly all of it, like nearly
+        // every field, is ASCII, which is found at a block a step (see `simd::ascii_str`). Other text
+        // goes to simdutf8, 16 or 32 bytes at a time; its error does not say where, so std's check,
+        // which does, runs only when it fails.
+        if let Some(text) = simd::ascii_str(raw) {
             return Ok(Some(text));
         }
         match simdutf8::basic::from_utf8(raw) {
