@@ -283,10 +283,11 @@ fn timed(
     let started = std::time::Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot run {program}"))?;
     // Read to its end, which comes when the child exits, so that a child writing much is never held up.
-    let mut stderr = String::new();
+    let mut stderr = Vec::new();
     if let Some(mut pipe) = child.stderr.take() {
-        pipe.read_to_string(&mut stderr)?;
+        pipe.read_to_end(&mut stderr)?;
     }
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let pid = libc::pid_t::try_from(child.id()).context("process id")?;
     let (mut status, mut usage) = (0, std::mem::MaybeUninit::<libc::rusage>::zeroed());
     // SAFETY: `wait4` writes the status and usage of the child `pid`, which has not been waited for,

@@ -47,9 +47,9 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Event<'a> {
     line: &'a [u8],
-    /// Where each field ends: the tabs in order, then the end of the line. Positions take a quarter of
-    /// the room of 131 slices, and writing them is most of the cost of splitting a line; the array is
-    /// also copied into the event that `parse` returns.
+    /// Where each field ends: the tabs in order, then the end of the line. A position takes a quarter of
+    /// the room of a slice, and writing them is most of the cost of splitting a line; the array is also
+    /// copied into the event that `parse` returns.
     /// The slots past the last field's are room for [`simd::tab_positions`] to write past a line's last
     /// tab.
     ends: [u32; ENDS],
@@ -58,8 +58,8 @@ pub struct Event<'a> {
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
 }
 
-/// The length of [`Event`]'s field ends: room for [`simd::tab_positions`] to write the 130 tabs of a
-/// line and run past the last, whose slot, and the one after, the end of the line and the rest take.
+/// The length of [`Event`]'s field ends: the positions of a line's 130 tabs, then its end, and room
+/// for [`simd::tab_positions`] to write past the last tab.
 const ENDS: usize = FIELD_COUNT - 1 + simd::POSITIONS_SLACK;
 
 impl<'a> Event<'a> {
