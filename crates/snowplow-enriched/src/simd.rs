@@ -81,8 +81,8 @@ pub(crate) const POSITIONS_SLACK: usize = 16;
 /// Splitting a kept line is writing its 130 tab positions, and one step per tab, or per four, leaves
 /// the CPU guessing on every block how many steps it takes. Where the CPU has AVX-512 VBMI2 a block's
 /// positions are packed together by one instruction and written sixteen at a time, so that nearly
-/// every block takes one step: splitting went from 9.3–9.8% of a uniform run's time to 4.6–5.3%
-/// (`perf record`, three runs each).
+/// every block takes one step: splitting went from 9.8–10.3% of a uniform run's time in user space to
+/// 5.6–6.2% (`perf record`, three runs each).
 #[inline]
 pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
     const { assert!(N >= POSITIONS_SLACK) };
@@ -142,8 +142,8 @@ fn tab_positions_with<const N: usize>(
 /// check. simdutf8 hands texts shorter than its 64-byte block to std's general check, which was 1.7% of
 /// a uniform run's instructions, most of them on ids, so those are checked here. So are longer ones,
 /// the entity JSON of a kept event, where the CPU has AVX-512: a block is one OR, and simdutf8, which
-/// uses AVX2 at most, took over twice as long (2.4–3.1% of a uniform run's time, against 1.0–1.2%;
-/// `perf record`, three runs each). Without AVX-512 they are left to simdutf8.
+/// uses AVX2 at most, took twice as long (2.5–3.3% of a uniform run's time in user space, against
+/// 1.2–1.4%; `perf record`, three runs each). Without AVX-512 they are left to simdutf8.
 #[allow(unsafe_code)]
 #[inline]
 pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
