@@ -269,8 +269,9 @@ fn timed(
     args: &[&str],
     stdin: Option<&Path>,
     env: &[(&str, &str)],
-) -> anyhow::Result<(f64, Option<u64>, String)> {
+) -> anyhow::Result<(f64, u64, String)> {
     use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
     let mut command = Command::new(program);
     command
         .args(args)
@@ -297,12 +298,13 @@ fn timed(
     if reaped != pid {
         return Err(io::Error::last_os_error()).with_context(|| format!("cannot wait for {program}"));
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{program} failed: {stderr}");
+    let status = std::process::ExitStatus::from_raw(status);
+    if !status.success() {
+        bail!("{program} failed ({status}): {stderr}");
     }
     // SAFETY: zeroed, then written by `wait4`.
     let usage = unsafe { usage.assume_init() };
-    Ok((seconds, u64::try_from(usage.ru_maxrss).ok(), stderr))
+    Ok((seconds, u64::try_from(usage.ru_maxrss).unwrap_or(0), stderr))
 }
 
 /// Puts `corpus` in the page cache as a file read from disk is: dropped from the cache, then read
@@ -421,7 +423,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             }
             let (s, m, _) = timed(ours, &run_args, None, &[])?;
             t_ours.push(s);
-            m_ours = m_ours.max(m.unwrap_or(0));
+            m_ours = m_ours.max(m);
             if threads.is_none() {
                 run_args.extend(["--threads", "1"]);
                 warm()?;
@@ -435,7 +437,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             warm()?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
             t_ref.push(s);
-            m_ref = m_ref.max(m.unwrap_or(0));
+            m_ref = m_ref.max(m);
             if let Some(rate) = stderr.split_whitespace().find_map(|w| w.strip_prefix("events_per_s=")) {
                 ref_rate.push(rate.parse::<f64>().unwrap_or(0.0));
             }
@@ -573,7 +575,7 @@ mod tests {
         let script = "import sys; held = bytearray(64_000_000); sys.stderr.write('x' * 1_000_000 + 'end')";
         let (seconds, peak, stderr) = timed("python3", &["-c", script], None, &[]).unwrap();
         assert!(seconds > 0.0);
-        assert!(peak.unwrap() >= 64_000, "{peak:?} KB");
+        assert!(peak >= 64_000, "{peak} KB");
         assert_eq!(stderr.len(), 1_000_003);
         assert!(stderr.ends_with("end"));
         let failed = timed("sh", &["-c", "echo why >&2; exit 3"], None, &[]).unwrap_err();

@@ -92,50 +92,54 @@ pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) ->
         Kernel::Avx2(cpu) => return avx2::tab_positions(cpu, line, ends),
         Kernel::Baseline => {}
     }
-    tab_positions_with(line, ends, tab_mask)
+    tab_positions_with(line, ends, tab_mask, write_four_at_a_time)
 }
 
-/// [`tab_positions`] with the block mask `mask`, writing four positions at a time.
+/// [`tab_positions`] with the block mask `mask`, and `write` writing a block's positions: called with
+/// the slot for its first tab, its offset and its mask, and only when the block's tabs fit, so that
+/// `write` may run up to [`POSITIONS_SLACK`] slots past its last tab.
 #[inline(always)]
 fn tab_positions_with<const N: usize>(
     line: &[u8],
     ends: &mut [u32; N],
     mask: impl Fn(&[u8; BLOCK]) -> u64,
+    mut write: impl FnMut(&mut [u32; N], usize, usize, u64),
 ) -> Option<usize> {
-    /// How many positions are written at once.
-    const AT_ONCE: usize = 4;
-    const { assert!(AT_ONCE <= POSITIONS_SLACK) };
     let mut n = 0;
     let split = tab_masks_with(
         line,
-        |offset, mut mask| {
+        |offset, mask| {
             let here = mask.count_ones() as usize;
             if n + here > N - POSITIONS_SLACK {
                 return ControlFlow::Break(());
             }
-            // A block's tabs are written four at a time, four slots whether or not that many tabs are
-            // left: slots past the block's last tab are written again by the next block, or lie past
-            // the last tab. A slot for each tab, with its own step of the loop, was more than half of
-            // the instructions of splitting a line.
-            let mut at = n;
-            while mask != 0 {
-                let Some(slots) = ends.get_mut(at..at + AT_ONCE) else {
-                    // Never taken: `at` stays below `n + here`, at most `N - POSITIONS_SLACK`.
-                    return ControlFlow::Break(());
-                };
-                for slot in slots {
-                    // A position in the line, which the caller has checked fits in 32 bits.
-                    *slot = (offset + mask.trailing_zeros() as usize) as u32;
-                    mask &= mask.wrapping_sub(1);
-                }
-                at += AT_ONCE;
-            }
+            write(ends, n, offset, mask);
             n += here;
             ControlFlow::Continue(())
         },
         mask,
     );
     split.is_continue().then_some(n)
+}
+
+/// Writes a block's tab positions four at a time from slot `at`, four slots whether or not that many
+/// tabs are left: slots past the block's last tab are written again by the next block, or lie past
+/// the last tab. A slot for each tab, with its own step of the loop, was more than half of the
+/// instructions of splitting a line.
+#[inline(always)]
+fn write_four_at_a_time<const N: usize>(ends: &mut [u32; N], mut at: usize, offset: usize, mut mask: u64) {
+    const AT_ONCE: usize = 4;
+    const { assert!(AT_ONCE <= POSITIONS_SLACK) };
+    while mask != 0 {
+        // Always there: `at` stays below the slot after the block's last tab.
+        let Some(slots) = ends.get_mut(at..at + AT_ONCE) else { return };
+        for slot in slots {
+            // A position in the line, which the caller has checked fits in 32 bits.
+            *slot = (offset + mask.trailing_zeros() as usize) as u32;
+            mask &= mask.wrapping_sub(1);
+        }
+        at += AT_ONCE;
+    }
 }
 
 /// `bytes` as text when every byte is ASCII, as nearly every field is, or `None` for a full UTF-8
@@ -147,20 +151,20 @@ fn tab_positions_with<const N: usize>(
 #[allow(unsafe_code)]
 #[inline]
 pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
-    let ascii = if bytes.len() < BLOCK {
-        bytes.is_ascii()
-    } else {
-        #[cfg(target_arch = "x86_64")]
-        if let Kernel::Avx512(cpu) = Kernel::get() {
-            avx512::is_ascii(cpu, bytes)
-        } else {
-            false
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    };
+    let ascii = if bytes.len() < BLOCK { bytes.is_ascii() } else { long_is_ascii(bytes) };
     // SAFETY: ASCII is valid UTF-8.
     ascii.then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
+/// Whether a text of a block or more is found to be ASCII: `false`, for simdutf8 to decide, without
+/// AVX-512.
+#[inline]
+fn long_is_ascii(bytes: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if let Kernel::Avx512(cpu) = Kernel::get() {
+        return avx512::is_ascii(cpu, bytes);
+    }
+    false
 }
 
 /// The last, partial block of a text (fewer than [`BLOCK`] bytes) padded with zeros, which are
@@ -404,7 +408,8 @@ mod avx2 {
         found.then_some(Avx2(()))
     }
 
-    /// [`super::tab_masks_from`] compiled for AVX2, POPCNT and BMI1, so that the block masks inline into the loop, and the caller's use of each mask with them.
+    /// [`super::tab_masks_from`] compiled for AVX2, POPCNT and BMI1, so that the block masks inline into
+    /// the loop, and the caller's use of each mask with them.
     #[inline]
     pub(super) fn tab_masks<const BACK: bool>(
         _: Avx2,
@@ -424,7 +429,7 @@ mod avx2 {
     pub(super) fn tab_positions<const N: usize>(_: Avx2, line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
-            super::tab_positions_with(line, ends, |block| tab_mask(block))
+            super::tab_positions_with(line, ends, |block| tab_mask(block), super::write_four_at_a_time)
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(line, ends) }
@@ -561,37 +566,28 @@ mod avx512 {
             };
             // SAFETY: the unaligned load reads the 64 bytes of the array.
             let indices = unsafe { _mm512_loadu_si512(INDICES.as_ptr().cast::<__m512i>()) };
-            let mut n = 0;
-            let split = super::tab_masks_with(
-                line,
-                |offset, mask| {
-                    let here = mask.count_ones() as usize;
-                    if n + here > N - super::POSITIONS_SLACK {
-                        return ControlFlow::Break(());
+            let write = |ends: &mut [u32; N], at: usize, offset: usize, mask: u64| {
+                let here = mask.count_ones() as usize;
+                // The offsets in the block of its tabs, in order, in the low bytes.
+                let mut packed = _mm512_maskz_compress_epi8(mask, indices);
+                // A position in the line, which the caller has checked fits in 32 bits.
+                let offset = _mm512_set1_epi32(offset as i32);
+                let mut done = 0;
+                loop {
+                    let positions = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed)), offset);
+                    // Always there: `done` is 0 or below `here`, and the slack follows the last tab.
+                    let Some(slots) = ends.get_mut(at + done..at + done + 16) else { return };
+                    // SAFETY: the unaligned store writes the sixteen slots of `slots`.
+                    unsafe { _mm512_storeu_si512(slots.as_mut_ptr().cast::<__m512i>(), positions) };
+                    done += 16;
+                    if done >= here {
+                        break;
                     }
-                    // The offsets in the block of its tabs, in order, in the low bytes.
-                    let mut packed = _mm512_maskz_compress_epi8(mask, indices);
-                    // A position in the line, which the caller has checked fits in 32 bits.
-                    let offset = _mm512_set1_epi32(offset as i32);
-                    let mut done = 0;
-                    loop {
-                        let positions = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed)), offset);
-                        // SAFETY: sixteen slots from `n + done` lie in `ends`: `done` is 0 or below
-                        // `here`, and `n + here` is at most `N - POSITIONS_SLACK`.
-                        unsafe { _mm512_storeu_si512(ends.as_mut_ptr().add(n + done).cast::<__m512i>(), positions) };
-                        done += 16;
-                        if done >= here {
-                            break;
-                        }
-                        // The next sixteen offsets down to the low bytes.
-                        packed = _mm512_alignr_epi32::<4>(_mm512_setzero_si512(), packed);
-                    }
-                    n += here;
-                    ControlFlow::Continue(())
-                },
-                |block| tab_mask(block),
-            );
-            split.is_continue().then_some(n)
+                    // The next sixteen offsets down to the low bytes.
+                    packed = _mm512_alignr_epi32::<4>(_mm512_setzero_si512(), packed);
+                }
+            };
+            super::tab_positions_with(line, ends, |block| tab_mask(block), write)
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(line, ends) }
@@ -875,7 +871,7 @@ mod tests {
                     }
                 };
                 check("dispatched", &|ends| tab_positions(&line, ends));
-                check("SSE2", &|ends| tab_positions_with(&line, ends, tab_mask));
+                check("SSE2", &|ends| tab_positions_with(&line, ends, tab_mask, write_four_at_a_time));
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx2::detect() {
                     check("AVX2", &|ends| avx2::tab_positions(cpu, &line, ends));
