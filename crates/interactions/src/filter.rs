@@ -9,6 +9,7 @@
 use regex::bytes::Regex;
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Hir, HirKind, Look};
+use snowplow_enriched::short_eq;
 
 /// A compiled filter pattern.
 #[derive(Debug, Clone)]
@@ -35,12 +36,9 @@ impl Filter {
 
     pub(crate) fn is_match(&self, value: &[u8]) -> bool {
         match self {
-            // Most names differ from the value in length or in their first byte, and comparing
-            // those inline spares a call to `memcmp` for each name of the same length (`page_view`
-            // against `view_item`: 4% of a realistic run went to those calls).
-            Filter::Names(names) => {
-                names.iter().any(|name| name.len() == value.len() && name.first() == value.first() && **name == *value)
-            }
+            // Compared inline rather than by `memcmp`, whose calls for names of the value's length
+            // (`page_view` against `view_item`) had taken 4% of a realistic run.
+            Filter::Names(names) => names.iter().any(|name| short_eq(name, value)),
             Filter::Regex(regex) => regex.is_match(value),
         }
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::short::short_eq;
+
 /// A parsed Iglu URI, borrowing from the schema string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IgluUri<'s> {
@@ -173,8 +175,8 @@ impl<'k> SchemaKey<'k> {
         uri.get(vendor_end) == Some(&b'/')
             && uri.get(name_end) == Some(&b'/')
             && uri.starts_with(b"iglu:")
-            && &uri["iglu:".len()..vendor_end] == vendor
-            && &uri[vendor_end + 1..name_end] == name
+            && short_eq(&uri["iglu:".len()..vendor_end], vendor)
+            && short_eq(&uri[vendor_end + 1..name_end], name)
     }
 }
 

@@ -23,6 +23,7 @@ mod line;
 mod loose;
 mod record;
 mod scan;
+mod short;
 mod simd;
 mod tabs;
 #[cfg(test)]
@@ -42,4 +43,5 @@ pub use line::{Line, peek_field};
 pub use loose::assert_loose_paths_agree;
 pub use loose::{DataValue, Loose};
 pub use record::{Compression, RecordError, RecordEvents, RecordFault, RecordLimits, encode_record};
+pub use short::short_eq;
 pub use timestamp::{Timestamp, TimestampError};
