@@ -40,6 +40,7 @@ impl<'a> Entity<'a> {
     }
 
     /// Whether the entity's schema has this vendor, name and model.
+    #[inline]
     pub fn is(&self, key: &SchemaKey<'_>) -> bool {
         key.matches(&self.schema)
     }
