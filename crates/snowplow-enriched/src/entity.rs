@@ -402,6 +402,9 @@ mod tests {
         r#"{"data":{"data":{"elementId":"x","targetUrl":"https://e.com/a"},"schema":"iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"},"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"}"#,
         "null",
         r#"{"data":[{"schema":"iglu:a/b/jsonschema/1-0-0","data":{ "id" : 1 , "x" : { "id" : [2, {"id":3}] } , "id" : "last" , "t":true }},{"data":{"a\"b":1,"id":2}}]}"#,
+        // Without a backslash, so that every stop is a quote: runs of string entries, taken by the
+        // scanner's shortcut, across the stop masks' words, broken by other values and ending objects.
+        r#"{"data":[{"data":{"a":"","":"b","osFamily":"Mac OS X","osMajor":"10","o":{"k":"v","l":"w"},"n":1,"x":"y","p":null,"useragentFamily":"Chrome","s":"a long value that runs across the boundary of a sixty-four byte word","t":"u"},"schema":"iglu:a.b/c/jsonschema/1-0-0"}],"schema":"iglu:x/y/jsonschema/1-0-1"}"#,
     ];
 
     #[test]
