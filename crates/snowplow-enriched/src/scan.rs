@@ -309,10 +309,17 @@ impl<'a> Scan<'a> {
                     } else {
                         objects = objects & !(1 << depth) | u64::from(open == b'{') << depth;
                         depth += 1;
-                        if open == b'{' {
-                            at = key(bytes, stops, string_pairs(bytes, stops, at))?;
+                        if open == b'[' {
+                            continue;
                         }
-                        continue;
+                        match string_entries(bytes, stops, at) {
+                            Entries::Key(first) => {
+                                at = key(bytes, stops, first)?;
+                                continue;
+                            }
+                            // Every entry was taken: the loop below closes the object.
+                            Entries::End(close) => at = close,
+                        }
                     }
                 }
                 b't' => at = literal_end(bytes, at, b"true")?,
@@ -333,7 +340,13 @@ impl<'a> Scan<'a> {
                     b',' => {
                         at += 1;
                         if in_object {
-                            at = key(bytes, stops, string_pairs(bytes, stops, at))?;
+                            match string_entries(bytes, stops, at) {
+                                Entries::Key(next) => at = key(bytes, stops, next)?,
+                                Entries::End(close) => {
+                                    at = close;
+                                    continue;
+                                }
+                            }
                         }
                         break;
                     }
@@ -424,41 +437,55 @@ pub(crate) fn string_end(bytes: &[u8], stops: &Stops, at: usize) -> Option<(usiz
     }
 }
 
-/// Passes over object entries whose key and value are both strings, `"key":"value",`, from `at` where
-/// the first key opens, when every stop of the text is a quote; answers where the first entry it did
-/// not take starts (`at` when it took none). The entry before an object's `}`, and any entry that is
-/// not written this way (another kind of value, whitespace), is left to the scanner's loop.
+/// Passes over object entries whose key and value are both strings, `"key":"value"`, from `at` where
+/// the first key opens, when every stop of the text is a quote: either up to the first entry it does
+/// not take, whose key the caller reads ([`Entries::Key`]; `at` when it took none), or through the
+/// object's last entry, to its `}` ([`Entries::End`]). An entry not written this way (another kind of
+/// value, whitespace) is left to the scanner's loop.
 ///
 /// Most entity data is such entries (a user agent's parts, a product's names), and the loop waits on
 /// each token: it reads the token's first byte at a position the string before it gave, then finds
-/// the next string's end from that position. Here, with every quote a stop, an entry's four quotes
-/// are the next four set bits of the stop masks, taken in turn from a word held in a register, and the
-/// bytes between them are checked beside that chain rather than in it. (Taking numbers and literals
-/// as values too, which puts a branch on the value's first byte back in the loop, was no faster.)
+/// the next string's end from that position. Here, with every quote a stop, an entry's quotes are the
+/// next set bits of the stop masks, taken in turn from a word held in a register, and the bytes
+/// between them are checked beside that chain rather than in it. (Taking numbers and literals as
+/// values too, which puts a branch on the value's first byte back in the loop, was no faster.)
 #[inline(always)]
-fn string_pairs(bytes: &[u8], stops: &Stops, mut at: usize) -> usize {
+fn string_entries(bytes: &[u8], stops: &Stops, mut at: usize) -> Entries {
     if !stops.plain || bytes.get(at) != Some(&b'"') {
-        return at;
+        return Entries::Key(at);
     }
     let mut quotes = Quotes::after(stops, at);
     loop {
         let key_end = quotes.next();
         let value_start = quotes.next();
         let value_end = quotes.next();
-        let next_key = quotes.next();
-        if value_start != key_end + 2
-            || next_key != value_end + 2
-            || bytes.get(key_end + 1) != Some(&b':')
-            || bytes.get(value_end + 1) != Some(&b',')
-        {
-            return at;
+        if value_start != key_end + 2 || bytes.get(key_end + 1) != Some(&b':') {
+            return Entries::Key(at);
         }
-        at = next_key;
+        match bytes.get(value_end + 1) {
+            Some(b',') => {
+                let next_key = quotes.next();
+                if next_key != value_end + 2 {
+                    return Entries::Key(at);
+                }
+                at = next_key;
+            }
+            Some(b'}') => return Entries::End(value_end + 1),
+            _ => return Entries::Key(at),
+        }
     }
 }
 
+/// Where [`string_entries`] stopped.
+enum Entries {
+    /// At the opening quote of a key, for the scanner's loop to read.
+    Key(usize),
+    /// At the `}` that closes the object, all of whose entries were taken.
+    End(usize),
+}
+
 /// The stops after a position, in order, from a word of the masks held at a time (see
-/// [`string_pairs`]).
+/// [`string_entries`]).
 struct Quotes<'s> {
     masks: &'s [u64],
     word: usize,
