@@ -57,18 +57,19 @@ impl Tally {
     fn record_kept(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Filtered => self.filtered += 1,
-            Outcome::Interaction { flavour, interaction } => {
-                let kind = &interaction.event_type;
-                bump(
-                    &mut self.interactions,
-                    1,
-                    |(f, t)| same(f, flavour) && *t == **kind,
-                    || (*flavour, kind.to_string()),
-                );
-            }
+            Outcome::Interaction { flavour, interaction } => self.interaction(flavour, &interaction.event_type, 1),
             Outcome::Skipped { flavour, reason } => self.skip(flavour.unwrap_or("-"), reason, 1),
             Outcome::Bad { .. } => self.bad += 1,
         }
+    }
+
+    fn interaction(&mut self, flavour: &'static str, event_type: &str, n: u64) {
+        bump(
+            &mut self.interactions,
+            n,
+            |(f, t)| same(f, flavour) && t == event_type,
+            || (flavour, event_type.to_owned()),
+        );
     }
 
     fn skip(&mut self, flavour: &'static str, reason: &'static str, n: u64) {
@@ -104,12 +105,7 @@ impl Tally {
         self.filtered += other.filtered;
         self.bad += other.bad;
         for ((flavour, event_type), n) in &other.interactions {
-            bump(
-                &mut self.interactions,
-                *n,
-                |(f, t)| same(f, flavour) && t == event_type,
-                || (flavour, event_type.clone()),
-            );
+            self.interaction(flavour, event_type, *n);
         }
         for ((flavour, reason), n) in &other.skipped {
             self.skip(flavour, reason, *n);

@@ -494,12 +494,18 @@ struct Quotes<'s> {
 }
 
 impl<'s> Quotes<'s> {
+    /// The stops at or after `at`.
+    #[inline(always)]
+    fn from(masks: &'s [u64], at: usize) -> Quotes<'s> {
+        let word = at / BLOCK;
+        let bits = masks.get(word).map_or(0, |&bits| bits & (u64::MAX << (at % BLOCK)));
+        Quotes { masks, word, bits }
+    }
+
     /// The stops after `at`.
     #[inline(always)]
     fn after(stops: &'s Stops, at: usize) -> Quotes<'s> {
-        let word = at / BLOCK;
-        let bits = stops.get(word).map_or(0, |&bits| bits & (!1u64).wrapping_shl((at % BLOCK) as u32));
-        Quotes { masks: stops, word, bits }
+        Quotes::from(stops, at + 1)
     }
 
     /// The next stop; at or past the text's end when there is none.
@@ -521,21 +527,7 @@ impl<'s> Quotes<'s> {
 /// The first stop at or after `at`; at or past the text's end when there is none.
 #[inline(always)]
 fn next_stop(stops: &[u64], at: usize) -> usize {
-    let mut word = at / BLOCK;
-    let Some(&first) = stops.get(word) else { return at };
-    let bits = first >> (at % BLOCK);
-    if bits != 0 {
-        return at + bits.trailing_zeros() as usize;
-    }
-    loop {
-        word += 1;
-        match stops.get(word) {
-            // The last word's padding is all stops, so this is only a guard; it is past the end.
-            None => return word * BLOCK,
-            Some(&bits) if bits != 0 => return word * BLOCK + bits.trailing_zeros() as usize,
-            Some(_) => {}
-        }
-    }
+    Quotes::from(stops, at).next()
 }
 
 /// The byte at `at`, or when that is whitespace the first byte after it, with `at` moved there. Enrich
