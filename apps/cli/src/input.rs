@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use snowplow_enriched::{Compression, Line, RecordEvents, RecordLimits};
+use snowplow_enriched::{Compression, Line, RecordEvents, RecordLimits, TabPositions};
 
 use crate::mapped::MappedReader;
 
@@ -257,6 +257,7 @@ pub(crate) fn for_each_event(
     let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut record = Vec::new();
+    let positions = TabPositions::default();
     for (index, name) in names.iter().enumerate() {
         let mut input = open(name, &counter)?;
         let mut line = 0;
@@ -286,13 +287,16 @@ pub(crate) fn for_each_event(
         let reader = input.reader.as_mut();
         loop {
             // Most lines lie whole in the reader's buffer: they are handed over from there, uncopied, with
-            // their tabs counted in the search for their end.
+            // their tabs counted (and where the CPU allows, their positions written down) in the search
+            // for their end.
             let available = match reader.fill_buf() {
                 Ok(available) => available,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
             };
-            if let Some(found) = Line::first(available).filter(|found| found.len() <= reading.max_line_bytes) {
+            if let Some(found) =
+                Line::first_in(available, &positions).filter(|found| found.len() <= reading.max_line_bytes)
+            {
                 let end = found.len();
                 line += 1;
                 handle(line, Ok(found), &mut record)?;

@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use anyhow::Context as _;
 
 use memmap2::Mmap;
-use snowplow_enriched::Line;
+use snowplow_enriched::{Line, TabPositions};
 
 use crate::input::{ByteCounter, Gathered, Input, read_line};
 use crate::mapped;
@@ -205,8 +205,9 @@ pub(crate) fn lines_in(
         },
     };
     // Every line that begins before the segment's end; the last one may end past it.
+    let positions = TabPositions::default();
     while pos < end {
-        let Some(found) = Line::first(&window[pos..]) else { break };
+        let Some(found) = Line::first_in(&window[pos..], &positions) else { break };
         pos += found.len() + 1;
         line(found);
     }
@@ -254,9 +255,10 @@ fn line_past(source: &(impl ReadAt + ?Sized), mut offset: u64, head: &[u8], max:
 
 /// Calls `line` with every line of `data` that ends in a newline, without it; returns where the rest
 /// begins.
-fn whole_lines<'a>(data: &'a [u8], line: &mut impl FnMut(Line<'a>)) -> usize {
+fn whole_lines(data: &[u8], line: &mut impl FnMut(Line<'_>)) -> usize {
+    let positions = TabPositions::default();
     let mut pos = 0;
-    while let Some(found) = Line::first(&data[pos..]) {
+    while let Some(found) = Line::first_in(&data[pos..], &positions) {
         pos += found.len() + 1;
         line(found);
     }

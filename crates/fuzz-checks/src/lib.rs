@@ -13,7 +13,7 @@ use arbitrary::{Result as Arbitrary, Unstructured};
 use interactions::{Interaction, Outcome, Pipeline, Settings};
 use personalize_events::{Batcher, MAX_EVENTS_PER_CALL, PutEventsRequest, Translation, translate, validate_request};
 use snowplow_enriched::{
-    Event, Field, FieldKind, Line, RecordEvents, RecordFault, RecordLimits, SchemaKey, peek_field,
+    Event, Field, FieldKind, Line, RecordEvents, RecordFault, RecordLimits, SchemaKey, TabPositions, peek_field,
 };
 
 // Links every flavour crate, and with them their mapper registrations.
@@ -35,12 +35,17 @@ pub const TARGETS: &[(&str, Check)] = &[
 
 /// Any bytes as an enriched line: parsing, every typed accessor, entity access and the SDK JSON
 /// rendering either succeed or return an error, `peek_field` agrees with `parse`, a line found in
-/// the bytes has the tabs it holds, and the fast entity scanner agrees with serde_json on each entity
+/// the bytes has the tabs it holds, and its fields found from the tab positions written as it was
+/// found are those `parse` finds, and the fast entity scanner agrees with serde_json on each entity
 /// field, and the quick data parser on each entity's data.
 pub fn enriched_line(line: &[u8]) {
     if let Some(first) = Line::first(line) {
         assert_eq!(first.tabs(), first.bytes().iter().filter(|&&b| b == b'\t').count());
         assert!(!first.bytes().contains(&b'\n') && line.get(first.len()) == Some(&b'\n'));
+        let positions = TabPositions::default();
+        let found = Line::first_in(line, &positions).expect("a line where `first` found one");
+        assert_eq!((found.bytes(), found.tabs()), (first.bytes(), first.tabs()));
+        snowplow_enriched::assert_split_paths_agree(found);
     }
     let parsed = Event::parse(line);
     if let Ok(event) = &parsed {

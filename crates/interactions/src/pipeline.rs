@@ -176,7 +176,7 @@ impl Pipeline {
         if !kept {
             return Outcome::Filtered;
         }
-        Event::parse_with(line.bytes(), |parsed| match parsed {
+        Event::parse_line(line, |parsed| match parsed {
             Ok(event) => self.map(event),
             Err(error) => Outcome::Bad { event_id: None, error: error.into() },
         })

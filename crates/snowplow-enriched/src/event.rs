@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use crate::entity::{self, Entity};
 use crate::fields::{FIELD_COUNT, Field};
 use crate::iglu::SchemaKey;
+use crate::line::Line;
 use crate::timestamp::Timestamp;
 use crate::{simd, tabs};
 
@@ -59,7 +60,7 @@ pub struct Event<'a> {
 
 /// The length of [`Event`]'s field ends: the positions of a line's 130 tabs, then its end, and room
 /// for [`simd::tab_positions`] to write past the last tab.
-const ENDS: usize = FIELD_COUNT - 1 + simd::POSITIONS_SLACK;
+pub(crate) const ENDS: usize = FIELD_COUNT - 1 + simd::POSITIONS_SLACK;
 
 impl<'a> Event<'a> {
     /// Splits one line (without its newline; a trailing `\r` is tolerated) into its fields.
@@ -69,12 +70,20 @@ impl<'a> Event<'a> {
         Ok(event)
     }
 
-    /// [`Event::parse`], handing the event to `read` where it was split. An event returned by value is
-    /// copied out, and its field ends take 584 bytes; on the hot path, where every kept line is
-    /// parsed, that copy was 1.5% of a uniform run.
+    /// [`Event::parse`] of a line a reader found, handing the event to `read` where it was split. An
+    /// event returned by value is copied out, and its field ends take 584 bytes; on the hot path,
+    /// where every kept line is parsed, that copy was 1.5% of a uniform run. Where the line's tab
+    /// positions were written down as it was found ([`Line::first_in`]), they are taken as they are.
     #[inline(always)]
-    pub fn parse_with<R>(line: &'a [u8], read: impl FnOnce(Result<&Event<'a>, EventError>) -> R) -> R {
-        let mut event = Event::unsplit(line);
+    pub fn parse_line<R>(line: Line<'a>, read: impl FnOnce(Result<&Event<'a>, EventError>) -> R) -> R {
+        line.note_split();
+        if let Some(ends) = line.tab_positions() {
+            let mut event = Event::unsplit_with(line.bytes(), *ends);
+            // The line's length fits in 32 bits, or its positions would not have been kept.
+            event.ends[FIELD_COUNT - 1] = event.line.len() as u32;
+            return read(Ok(&event));
+        }
+        let mut event = Event::unsplit(line.bytes());
         match event.split() {
             Ok(()) => read(Ok(&event)),
             Err(error) => read(Err(error)),
@@ -84,15 +93,15 @@ impl<'a> Event<'a> {
     /// The event of `line`, stripped of its line ending, before its fields are found.
     #[inline(always)]
     fn unsplit(line: &'a [u8]) -> Event<'a> {
+        Event::unsplit_with(line, [0; ENDS])
+    }
+
+    /// [`Event::unsplit`] with its field ends as given.
+    #[inline(always)]
+    fn unsplit_with(line: &'a [u8], ends: [u32; ENDS]) -> Event<'a> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Event {
-            line,
-            ends: [0; ENDS],
-            contexts: OnceCell::new(),
-            derived_contexts: OnceCell::new(),
-            unstruct: OnceCell::new(),
-        }
+        Event { line, ends, contexts: OnceCell::new(), derived_contexts: OnceCell::new(), unstruct: OnceCell::new() }
     }
 
     /// Finds where each field ends.

@@ -38,7 +38,9 @@ pub use event::{Event, EventError};
 pub use fields::{FIELD_COUNT, Field, FieldKind};
 pub use iglu::{IgluUri, SchemaKey};
 pub use json::sdk_key;
-pub use line::{Line, peek_field};
+#[doc(hidden)]
+pub use line::assert_split_paths_agree;
+pub use line::{Line, TabPositions, peek_field};
 #[doc(hidden)]
 pub use loose::assert_loose_paths_agree;
 pub use loose::{DataValue, Loose};

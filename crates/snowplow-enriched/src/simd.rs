@@ -188,7 +188,31 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
         Kernel::Avx2(cpu) => return avx2::line_end(cpu, bytes),
         Kernel::Baseline => {}
     }
-    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')))
+    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
+}
+
+/// [`line_end`], and where the CPU has AVX-512 VBMI2, the positions of the line's tabs written into
+/// `ends` as [`tab_positions`] writes them, in the same pass: `None` where it does not, and `ends` is
+/// then left as it was. The positions are all there for a line of up to `N - POSITIONS_SLACK` tabs;
+/// of a line with more, whose count it still answers, `ends` holds whatever was written.
+///
+/// A kept line's tabs are otherwise found twice: counted in the search for its end, and found again
+/// when it is split, with every block read and compared again. Where a block's positions take one
+/// step to write, writing them costs a line less than the second pass costs one that is split, and
+/// they are written while most lines are (see [`crate::TabPositions`]). Elsewhere a block takes a step
+/// for every four tabs, and writing them would cost more.
+#[inline]
+pub(crate) fn line_end_and_positions<const N: usize>(
+    bytes: &[u8],
+    ends: &mut [u32; N],
+) -> Option<(Option<usize>, usize)> {
+    const { assert!(N >= POSITIONS_SLACK) };
+    #[cfg(target_arch = "x86_64")]
+    if let Kernel::Avx512(cpu) = Kernel::get() {
+        return Some(avx512::line_end_and_positions(cpu, bytes, ends));
+    }
+    let _ = (bytes, ends);
+    None
 }
 
 /// How far ahead of the block it searches [`line_end`] asks for the bytes of the input to be fetched.
@@ -217,27 +241,37 @@ fn prefetch(at: *const u8) {
 #[inline(always)]
 fn prefetch(_: *const u8) {}
 
-/// [`line_end`] with `masks` giving a block's tab and newline masks.
+/// [`line_end`] with `masks` giving a block's tab and newline masks, and `each` called with every
+/// block's offset and its tabs up to the line's end, in order.
 #[inline(always)]
-fn line_end_with(bytes: &[u8], masks: impl Fn(&[u8; BLOCK]) -> (u64, u64)) -> (Option<usize>, usize) {
+fn line_end_with(
+    bytes: &[u8],
+    masks: impl Fn(&[u8; BLOCK]) -> (u64, u64),
+    mut each: impl FnMut(usize, u64),
+) -> (Option<usize>, usize) {
     // The tabs below a block's first newline: the bits under its lowest set bit.
-    let before = |tab: u64, newline: u64| (tab & newline.wrapping_sub(1) & !newline).count_ones() as usize;
+    let before = |tab: u64, newline: u64| tab & newline.wrapping_sub(1) & !newline;
     let (mut tabs, mut offset) = (0, 0);
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
     for block in blocks {
         prefetch(block.as_ptr().wrapping_add(PREFETCH_AHEAD));
         let (tab, newline) = masks(block);
         if newline != 0 {
-            return (Some(offset + newline.trailing_zeros() as usize), tabs + before(tab, newline));
+            let tab = before(tab, newline);
+            each(offset, tab);
+            return (Some(offset + newline.trailing_zeros() as usize), tabs + tab.count_ones() as usize);
         }
+        each(offset, tab);
         tabs += tab.count_ones() as usize;
         offset += BLOCK;
     }
     // The rest is searched padded with zeros, which are neither.
-    match masks(&padded(tail)) {
-        (tab, 0) => (None, tabs + tab.count_ones() as usize),
-        (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), tabs + before(tab, newline)),
-    }
+    let (end, tab) = match masks(&padded(tail)) {
+        (tab, 0) => (None, tab),
+        (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), before(tab, newline)),
+    };
+    each(offset, tab);
+    (end, tabs + tab.count_ones() as usize)
 }
 
 /// The [`string_stop_mask`]s of `bytes` into `masks` (cleared first), 64 bytes to a word, the last
@@ -440,7 +474,7 @@ mod avx2 {
     pub(super) fn line_end(_: Avx2, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')))
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(bytes) }
@@ -549,48 +583,91 @@ mod avx512 {
     pub(super) fn tab_positions<const N: usize>(_: Avx512, line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
         #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
         fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
-            use std::arch::x86_64::{
-                __m512i, _mm512_add_epi32, _mm512_alignr_epi32, _mm512_castsi512_si128, _mm512_cvtepu8_epi32,
-                _mm512_loadu_si512, _mm512_maskz_compress_epi8, _mm512_set1_epi32, _mm512_setzero_si512,
-                _mm512_storeu_si512,
-            };
-            /// Byte `i` is `i`.
-            const INDICES: [u8; BLOCK] = {
-                let mut indices = [0; BLOCK];
-                let mut i = 0;
-                while i < BLOCK {
-                    indices[i] = i as u8;
-                    i += 1;
-                }
-                indices
-            };
-            // SAFETY: the unaligned load reads the 64 bytes of the array.
-            let indices = unsafe { _mm512_loadu_si512(INDICES.as_ptr().cast::<__m512i>()) };
-            let write = |ends: &mut [u32; N], at: usize, offset: usize, mask: u64| {
-                let here = mask.count_ones() as usize;
-                // The offsets in the block of its tabs, in order, in the low bytes.
-                let mut packed = _mm512_maskz_compress_epi8(mask, indices);
-                // A position in the line, which the caller has checked fits in 32 bits.
-                let offset = _mm512_set1_epi32(offset as i32);
-                let mut done = 0;
-                loop {
-                    let positions = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed)), offset);
-                    // Always there: `done` is 0 or below `here`, and the slack follows the last tab.
-                    let Some(slots) = ends.get_mut(at + done..at + done + 16) else { return };
-                    // SAFETY: the unaligned store writes the sixteen slots of `slots`.
-                    unsafe { _mm512_storeu_si512(slots.as_mut_ptr().cast::<__m512i>(), positions) };
-                    done += 16;
-                    if done >= here {
-                        break;
-                    }
-                    // The next sixteen offsets down to the low bytes.
-                    packed = _mm512_alignr_epi32::<4>(_mm512_setzero_si512(), packed);
-                }
-            };
-            super::tab_positions_with(line, ends, |block| tab_mask(block), write)
+            super::tab_positions_with(
+                line,
+                ends,
+                |block| tab_mask(block),
+                |ends, at, offset, mask| {
+                    write_positions(ends, at, offset, mask);
+                },
+            )
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(line, ends) }
+    }
+
+    /// [`super::line_end_and_positions`] with AVX-512 VBMI2: [`super::line_end`]'s pass, each block's
+    /// tab positions written as [`tab_positions`] writes them.
+    #[inline]
+    pub(super) fn line_end_and_positions<const N: usize>(
+        _: Avx512,
+        bytes: &[u8],
+        ends: &mut [u32; N],
+    ) -> (Option<usize>, usize) {
+        #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
+        fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> (Option<usize>, usize) {
+            let mut written = 0;
+            super::line_end_with(
+                bytes,
+                |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')),
+                |offset, tabs| {
+                    // Blocks without a tab (most of an entity field's) write nothing; past the room in
+                    // `ends`, tabs are only counted.
+                    let here = tabs.count_ones() as usize;
+                    if tabs != 0 && written + here <= N - super::POSITIONS_SLACK {
+                        write_positions(ends, written, offset, tabs);
+                    }
+                    written += here;
+                },
+            )
+        }
+        // SAFETY: the CPU has the features, as an `Avx512` proves.
+        unsafe { run(bytes, ends) }
+    }
+
+    /// Writes the positions of a block's tabs (`mask`, the block at `offset`) from slot `at`, sixteen
+    /// slots at a time: packed into the low bytes of a vector at once (`vpcompressb`), then widened.
+    /// Slots past the block's last tab are written too, up to [`super::POSITIONS_SLACK`] of them.
+    #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
+    #[inline]
+    fn write_positions<const N: usize>(ends: &mut [u32; N], at: usize, offset: usize, mask: u64) {
+        use std::arch::x86_64::{
+            __m512i, _mm512_add_epi32, _mm512_alignr_epi32, _mm512_castsi512_si128, _mm512_cvtepu8_epi32,
+            _mm512_loadu_si512, _mm512_maskz_compress_epi8, _mm512_set1_epi32, _mm512_setzero_si512,
+            _mm512_storeu_si512,
+        };
+        /// Byte `i` is `i`.
+        const INDICES: [u8; BLOCK] = {
+            let mut indices = [0; BLOCK];
+            let mut i = 0;
+            while i < BLOCK {
+                indices[i] = i as u8;
+                i += 1;
+            }
+            indices
+        };
+        // SAFETY: the unaligned load reads the 64 bytes of the array.
+        let indices = unsafe { _mm512_loadu_si512(INDICES.as_ptr().cast::<__m512i>()) };
+        let here = mask.count_ones() as usize;
+        // The offsets in the block of its tabs, in order, in the low bytes.
+        let mut packed = _mm512_maskz_compress_epi8(mask, indices);
+        // Positions past 32 bits wrap; the callers do not use them (see `split` and `Line::first_in`).
+        let offset = _mm512_set1_epi32(offset as i32);
+        let mut done = 0;
+        loop {
+            let positions = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(packed)), offset);
+            // Always there: `done` is 0 or below `here`, and the callers leave the slack after the last
+            // tab.
+            let Some(slots) = ends.get_mut(at + done..at + done + 16) else { return };
+            // SAFETY: the unaligned store writes the sixteen slots of `slots`.
+            unsafe { _mm512_storeu_si512(slots.as_mut_ptr().cast::<__m512i>(), positions) };
+            done += 16;
+            if done >= here {
+                break;
+            }
+            // The next sixteen offsets down to the low bytes.
+            packed = _mm512_alignr_epi32::<4>(_mm512_setzero_si512(), packed);
+        }
     }
 
     /// Whether every byte of `bytes` is ASCII: their bytes ORed together 64 at a time, the last block
@@ -617,7 +694,7 @@ mod avx512 {
     pub(super) fn line_end(_: Avx512, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx512bw,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')))
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes) }
@@ -929,7 +1006,8 @@ mod tests {
                     .collect();
                 let end = buf.iter().position(|&b| b == b'\n');
                 let tabs = buf[..end.unwrap_or(len)].iter().filter(|&&b| b == b'\t').count();
-                let baseline = line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')));
+                let baseline =
+                    line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {});
                 assert_eq!(baseline, (end, tabs), "{buf:?}");
                 assert_eq!(line_end(&buf), (end, tabs), "{buf:?}");
                 #[cfg(target_arch = "x86_64")]
@@ -939,6 +1017,50 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx512::detect() {
                     assert_eq!(avx512::line_end(cpu, &buf), (end, tabs), "AVX-512 {buf:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_and_positions_agree_with_a_byte_by_byte_search() {
+        // Room for 20 positions: lines with fewer tabs, as many, and more (which are only counted), with
+        // up to 64 tabs in a block and the newline anywhere in one.
+        const N: usize = 20 + POSITIONS_SLACK;
+        let mut state = 5u32;
+        for len in (0..140).chain([191, 192, 193, 600]) {
+            for tab_odds in [1, 3, 16] {
+                let buf: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        match (state >> 16) % (tab_odds * 40) {
+                            0 => b'\n',
+                            n if n % tab_odds == 0 => b'\t',
+                            _ => b'a',
+                        }
+                    })
+                    .collect();
+                let (end, tabs) = line_end(&buf);
+                let expected: Vec<u32> = buf[..end.unwrap_or(len)]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\t')
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let mut ends = [u32::MAX; N];
+                match line_end_and_positions(&buf, &mut ends) {
+                    Some(found) => {
+                        assert_eq!(found, (end, tabs), "{buf:?}");
+                        if tabs <= N - POSITIONS_SLACK {
+                            assert_eq!(ends[..tabs], expected, "{buf:?}");
+                        }
+                    }
+                    // Only where the CPU has no AVX-512, and then nothing is written.
+                    None => {
+                        #[cfg(target_arch = "x86_64")]
+                        assert!(avx512::detect().is_none());
+                        assert_eq!(ends, [u32::MAX; N]);
+                    }
                 }
             }
         }
