@@ -79,9 +79,11 @@ impl<'a> Event<'a> {
         line.note_split();
         if let Some(ends) = line.tab_positions() {
             let mut event = Event::unsplit_with(line.bytes(), *ends);
-            // The line's length fits in 32 bits, or its positions would not have been kept.
-            event.ends[FIELD_COUNT - 1] = event.line.len() as u32;
-            return read(Ok(&event));
+            // A line too long for its end to be written is split below, which says so.
+            if let Ok(len) = u32::try_from(event.line.len()) {
+                event.ends[FIELD_COUNT - 1] = len;
+                return read(Ok(&event));
+            }
         }
         let mut event = Event::unsplit(line.bytes());
         match event.split() {
