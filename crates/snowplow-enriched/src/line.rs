@@ -80,29 +80,31 @@ impl<'a> Line<'a> {
     pub fn first_in(buf: &'a [u8], positions: &'a TabPositions) -> Option<Line<'a>> {
         let score = positions.score.get() - 1;
         positions.score.set(score.max(-TabPositions::SCORE_LIMIT));
-        let found = if score >= 0
+        if score >= 0
             && let Ok(mut ends) = positions.ends.try_borrow_mut()
         {
-            // Whatever was in `ends` belongs to no line found before.
-            positions.generation.set(positions.generation.get() + 1);
-            simd::line_end_and_positions(buf, &mut ends)
-        } else {
-            None
-        };
-        let Some((end, tabs)) = found else {
-            return Line::first(buf).map(|line| Line { found_in: Some(positions), ..line });
-        };
-        let end = end?;
-        // Positions are written as 32 bits; a line longer than that is not split from them.
-        let written = tabs + 1 == FIELD_COUNT && u32::try_from(end).is_ok();
-        let generation = if written { positions.generation.get() } else { 0 };
-        Some(Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation })
+            // Whatever is in `ends` from here on belongs to no line found before.
+            let generation = positions.generation.get() + 1;
+            positions.generation.set(generation);
+            if let Some((end, tabs)) = simd::line_end_and_positions(buf, &mut ends) {
+                let end = end?;
+                // Positions are written as 32 bits; a line longer than that is not split from them.
+                let written = tabs + 1 == FIELD_COUNT && u32::try_from(end).is_ok();
+                let generation = if written { generation } else { 0 };
+                return Some(Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation });
+            }
+        }
+        let (end, tabs) = simd::line_end(buf);
+        end.map(|end| Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation: 0 })
     }
 
     /// The positions of the line's tabs, in order, then slots nobody should read, when they were written
     /// with the line found and nothing has overwritten them since (see [`Line::first_in`]).
     pub(crate) fn tab_positions(&self) -> Option<Ref<'a, [u32; ENDS]>> {
-        let positions = self.found_in.filter(|p| self.generation != 0 && p.generation.get() == self.generation)?;
+        if self.generation == 0 {
+            return None;
+        }
+        let positions = self.found_in.filter(|p| p.generation.get() == self.generation)?;
         positions.ends.try_borrow().ok()
     }
 
