@@ -165,7 +165,7 @@ impl Pipeline {
         self.process_line(Line::new(line))
     }
 
-    /// [`Pipeline::process`] for a line whose tabs its reader counted (see [`Line::first`]). Most lines
+    /// [`Pipeline::process`] for a line whose tabs its reader counted (see [`Line::first_in`]). Most lines
     /// are filtered out, so the filter looks at its one field before the line is split into all of
     /// them.
     pub fn process_line<'a>(&'a self, line: Line<'a>) -> Outcome<'a> {

@@ -1,7 +1,8 @@
 //! Snowplow enriched events: the 131-field TSV format that Snowplow Enrich writes.
 //!
-//! - [`Line::first`] finds a line's end and counts its tabs in one pass; [`Line::field`] reads one
-//!   field of a line with exactly 131 fields, which is what a filter needs.
+//! - [`Line::first`] finds a line's end and counts its tabs in one pass, and [`Line::first_in`] may
+//!   write down where they are in that pass too ([`TabPositions`]); [`Line::field`] reads one field of
+//!   a line with exactly 131 fields, which is what a filter needs.
 //! - [`Event::parse`] splits a line into a borrowed view of its fields without copying or validating
 //!   anything it is not asked for; invalid UTF-8 in a field nobody reads does no harm.
 //! - Typed accessors ([`Event::str`], [`Event::timestamp`], [`Event::int`], …) parse one field on demand

@@ -188,7 +188,7 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
         Kernel::Avx2(cpu) => return avx2::line_end(cpu, bytes),
         Kernel::Baseline => {}
     }
-    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
+    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
 }
 
 /// [`line_end`], and where the CPU has AVX-512 VBMI2, the positions of the line's tabs written into
@@ -242,12 +242,12 @@ fn prefetch(at: *const u8) {
 fn prefetch(_: *const u8) {}
 
 /// [`line_end`] with `masks` giving a block's tab and newline masks, and `each` called with every
-/// block's offset and its tabs up to the line's end, in order.
+/// block's offset, its tabs up to the line's end, and how many tabs came before it, in order.
 #[inline(always)]
 fn line_end_with(
     bytes: &[u8],
     masks: impl Fn(&[u8; BLOCK]) -> (u64, u64),
-    mut each: impl FnMut(usize, u64),
+    mut each: impl FnMut(usize, u64, usize),
 ) -> (Option<usize>, usize) {
     // The tabs below a block's first newline: the bits under its lowest set bit.
     let before = |tab: u64, newline: u64| tab & newline.wrapping_sub(1) & !newline;
@@ -258,10 +258,10 @@ fn line_end_with(
         let (tab, newline) = masks(block);
         if newline != 0 {
             let tab = before(tab, newline);
-            each(offset, tab);
+            each(offset, tab, tabs);
             return (Some(offset + newline.trailing_zeros() as usize), tabs + tab.count_ones() as usize);
         }
-        each(offset, tab);
+        each(offset, tab, tabs);
         tabs += tab.count_ones() as usize;
         offset += BLOCK;
     }
@@ -270,7 +270,7 @@ fn line_end_with(
         (tab, 0) => (None, tab),
         (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), before(tab, newline)),
     };
-    each(offset, tab);
+    each(offset, tab, tabs);
     (end, tabs + tab.count_ones() as usize)
 }
 
@@ -474,7 +474,7 @@ mod avx2 {
     pub(super) fn line_end(_: Avx2, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(bytes) }
@@ -606,18 +606,15 @@ mod avx512 {
     ) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
         fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> (Option<usize>, usize) {
-            let mut written = 0;
             super::line_end_with(
                 bytes,
                 |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')),
-                |offset, tabs| {
+                |offset, tabs, before| {
                     // Blocks without a tab (most of an entity field's) write nothing; past the room in
                     // `ends`, tabs are only counted.
-                    let here = tabs.count_ones() as usize;
-                    if tabs != 0 && written + here <= N - super::POSITIONS_SLACK {
-                        write_positions(ends, written, offset, tabs);
+                    if tabs != 0 && before + tabs.count_ones() as usize <= N - super::POSITIONS_SLACK {
+                        write_positions(ends, before, offset, tabs);
                     }
-                    written += here;
                 },
             )
         }
@@ -694,7 +691,7 @@ mod avx512 {
     pub(super) fn line_end(_: Avx512, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx512bw,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {})
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes) }
@@ -1007,7 +1004,7 @@ mod tests {
                 let end = buf.iter().position(|&b| b == b'\n');
                 let tabs = buf[..end.unwrap_or(len)].iter().filter(|&&b| b == b'\t').count();
                 let baseline =
-                    line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _| {});
+                    line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {});
                 assert_eq!(baseline, (end, tabs), "{buf:?}");
                 assert_eq!(line_end(&buf), (end, tabs), "{buf:?}");
                 #[cfg(target_arch = "x86_64")]
