@@ -10,9 +10,10 @@
 //! - `bench [--events N] [--runs R] [--mix realistic|uniform] [--threads N]`: on one corpus, cached
 //!   as a file read from disk is, alternating runs of `snowplow-personalize run`, the seed pipeline
 //!   (`node ../shared/reference/seed-pipeline.js --bench`) and `wc -l`; prints medians, events/s,
-//!   MB/s, the ratios and peak memory. Without `--threads` (all cores), `run --threads 1` joins the
-//!   alternation, and the scaling from one thread to all is printed beside the machine's own: as
-//!   many one-thread runs started together as there are cores.
+//!   MB/s, the ratios of the medians, the lowest and highest of each round's own ratios, and peak
+//!   memory. Without `--threads` (all cores), `run --threads 1` joins the alternation, and the scaling
+//!   from one thread to all is printed beside the machine's own: as many one-thread runs started
+//!   together as there are cores.
 //! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
 //!   cargo-fuzz`, stable toolchain through `RUSTC_BOOTSTRAP=1`) for N seconds (default 60) from seeds
 //!   made of `fixtures/` and the corpus kept in `target/fuzz/corpus/`, and prints executions and time.
@@ -362,6 +363,11 @@ fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
     Ok(all)
 }
 
+/// The lowest and highest of `ratio(i)` over the rounds `0..rounds`.
+fn spread(rounds: usize, ratio: impl Fn(usize) -> f64) -> (f64, f64) {
+    (0..rounds).map(ratio).fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| (low.min(v), high.max(v)))
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -445,6 +451,13 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             let (s, _, _) = timed("wc", &["-l", corpus_arg], None, &[])?;
             t_wc.push(s);
         }
+        // Each round's own ratios, before the medians sort the times: the runs of a round follow each
+        // other within seconds, so a round's ratio is spared the drift of a shared machine from one
+        // minute to the next, which the medians of the whole series are not.
+        let vs_ref =
+            (ref_rate.len() == runs).then(|| spread(runs, |i| events as f64 / t_ours[i] / ref_rate[i].max(1.0)));
+        let vs_wc = spread(runs, |i| t_ours[i] / t_wc[i]);
+        let scaling = (t_one.len() == runs).then(|| spread(runs, |i| t_one[i] / t_ours[i]));
         let (ours_s, ref_s, wc_s) = (median(&mut t_ours), median(&mut t_ref), median(&mut t_wc));
         let ref_processing = if ref_rate.is_empty() { 0.0 } else { median(&mut ref_rate) };
         let rate = |s: f64| events as f64 / s;
@@ -475,9 +488,18 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             rate(ours_s) / ref_processing.max(1.0),
             ours_s / wc_s
         );
-        if !t_one.is_empty() {
+        if let Some((low, high)) = vs_ref {
+            println!(
+                "  each round's own: {low:.1}-{high:.1}x the seed's processing-only events/s; {:.2}-{:.2}x the time of wc -l",
+                vs_wc.0, vs_wc.1
+            );
+        }
+        if let Some((low, high)) = scaling {
             let (one_s, together_s) = (median(&mut t_one), median(&mut t_together));
-            println!("  scaling: run --threads 1 {one_s:.3} s, {:.2}x faster on all {cores} cores", one_s / ours_s);
+            println!(
+                "  scaling: run --threads 1 {one_s:.3} s, {:.2}x faster on all {cores} cores (each round's own: {low:.2}-{high:.2}x)",
+                one_s / ours_s
+            );
             println!(
                 "  the machine's own: {cores} runs --threads 1 started together {together_s:.3} s, {:.2}x the work of one in its time",
                 cores as f64 * one_s / together_s
@@ -551,6 +573,12 @@ fn fuzz(args: &[String]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spread_is_the_lowest_and_highest_ratio_of_any_round() {
+        let (ours, seed) = ([1.0, 2.0, 4.0], [3.0, 2.0, 2.0]);
+        assert_eq!(spread(3, |i| seed[i] / ours[i]), (0.5, 3.0));
+    }
 
     #[test]
     fn runs_started_together_are_all_waited_for_and_any_failure_fails_them() {
