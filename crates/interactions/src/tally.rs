@@ -44,7 +44,7 @@ fn sorted<K: Ord>(counts: &[(K, u64)]) -> Vec<&(K, u64)> {
 
 impl Tally {
     /// Counts one outcome. Most lines are filtered out, so that count is made where this is called
-    /// and the rest in [`Tally::record_kept`].
+    /// and the rest in `Tally::record_kept`.
     #[inline]
     pub fn record(&mut self, outcome: &Outcome) {
         self.read += 1;
