@@ -488,12 +488,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             rate(ours_s) / ref_processing.max(1.0),
             ours_s / wc_s
         );
-        if let Some((low, high)) = vs_ref {
-            println!(
-                "  each round's own: {low:.1}-{high:.1}x the seed's processing-only events/s; {:.2}-{:.2}x the time of wc -l",
-                vs_wc.0, vs_wc.1
-            );
-        }
+        let vs_ref = vs_ref.map(|(low, high)| format!("{low:.1}-{high:.1}x the seed's processing-only events/s; "));
+        println!("  each round's own: {}{:.2}-{:.2}x the time of wc -l", vs_ref.unwrap_or_default(), vs_wc.0, vs_wc.1);
         if let Some((low, high)) = scaling {
             let (one_s, together_s) = (median(&mut t_one), median(&mut t_together));
             println!(

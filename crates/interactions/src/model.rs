@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 /// The three kinds of interaction the seed system sends. Their names on the wire come from
-/// [`crate::settings::EventTypeNames`], so a dataset that expects `view` rather than `View` is a setting away.
+/// [`crate::settings::EventTypeNames`], so a dataset that expects `view` rather than `View` is a
+/// setting away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
