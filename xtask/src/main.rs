@@ -363,6 +363,19 @@ fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
     Ok(all)
 }
 
+/// The file name `bench` keeps a corpus under: its mix, its size and a digest of its first thousand
+/// events (every kind of event comes up in them), so that a corpus an older generator wrote is not
+/// timed as if it were this one's.
+fn corpus_name(mix: Mix, events: usize) -> anyhow::Result<String> {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut head = Vec::new();
+    write_corpus(&mut head, events.min(1000), mix, 1)?;
+    let mut digest = std::hash::DefaultHasher::new();
+    head.hash(&mut digest);
+    let mix = if mix == Mix::Realistic { "realistic" } else { "uniform" };
+    Ok(format!("{mix}-{events}-{:016x}.tsv", digest.finish()))
+}
+
 /// The lowest and highest of `ratio(i)` over the rounds `0..rounds`.
 fn spread(rounds: usize, ratio: impl Fn(usize) -> f64) -> (f64, f64) {
     (0..rounds).map(ratio).fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| (low.min(v), high.max(v)))
@@ -402,7 +415,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let sdk_dir = String::from_utf8_lossy(&setup.stdout).trim().to_owned();
     let script = reference.join("seed-pipeline.js");
     for mix in mixes {
-        let name = format!("{}-{events}.tsv", if mix == Mix::Realistic { "realistic" } else { "uniform" });
+        let name = corpus_name(mix, events)?;
         let corpus = root().join("target/bench").join(&name);
         if !corpus.exists() {
             std::fs::create_dir_all(corpus.parent().unwrap_or(&root()))?;
@@ -569,6 +582,18 @@ fn fuzz(args: &[String]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corpus_is_named_by_its_mix_size_and_events() {
+        let name = |mix, events| corpus_name(mix, events).unwrap();
+        let digest = |name: String| name.rsplit('-').next().unwrap().to_owned();
+        let uniform = name(Mix::Uniform, 2000);
+        assert!(uniform.starts_with("uniform-2000-") && uniform.ends_with(".tsv"), "{uniform}");
+        assert_eq!(name(Mix::Uniform, 2000), uniform);
+        assert_ne!(digest(name(Mix::Realistic, 2000)), digest(uniform));
+        // Up to a thousand events, the digest covers the whole corpus.
+        assert_ne!(digest(name(Mix::Uniform, 999)), digest(name(Mix::Uniform, 998)));
+    }
 
     #[test]
     fn a_spread_is_the_lowest_and_highest_ratio_of_any_round() {

@@ -142,7 +142,84 @@ pub struct Corpus {
 
 const PRODUCTS: &[&str] = &["P125", "P126", "P127", "SKU-778", "SKU-901", "1002", "P12345", "P67890", "B-77", "HAT-3"];
 const PAGES: &[&str] = &["/", "/p/P125", "/p/P126", "/c/shirts", "/cart", "/checkout", "/search?q=tee"];
-const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+/// A visitor's browser: its user agent, and what the UA parser and YAUAA enrichments make of it. Every
+/// visitor once had the first: then every event carried the same `derived_contexts` text, which a
+/// mapper reads (and checks) whole for every kept event, and which a shop's traffic varies.
+struct Device {
+    ua: &'static str,
+    /// useragentFamily, useragentMajor, useragentMinor, useragentPatch, osFamily, osMajor, osMinor,
+    /// osPatch, deviceFamily.
+    parsed: [&'static str; 9],
+    /// deviceClass, deviceName, operatingSystemName, agentName, agentVersion, layoutEngineName.
+    yauaa: [&'static str; 6],
+}
+
+const DEVICES: &[Device] = &[
+    Device {
+        ua: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        parsed: ["Chrome", "124", "0", "0", "Mac OS X", "10", "15", "7", "Mac"],
+        yauaa: ["Desktop", "Apple Macintosh", "Mac OS", "Chrome", "124.0.0.0", "Blink"],
+    },
+    Device {
+        ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.67",
+        parsed: ["Edge", "124", "0", "2478", "Windows", "10", "", "", "Other"],
+        yauaa: ["Desktop", "Desktop", "Windows NT", "Edge", "124.0.2478.67", "Blink"],
+    },
+    Device {
+        ua: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+        parsed: ["Mobile Safari", "17", "4", "1", "iOS", "17", "4", "1", "iPhone"],
+        yauaa: ["Phone", "Apple iPhone", "iOS", "Safari", "17.4.1", "AppleWebKit"],
+    },
+    Device {
+        ua: "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36",
+        parsed: ["Chrome Mobile", "124", "0", "6367", "Android", "14", "", "", "Samsung SM-S918B"],
+        yauaa: ["Phone", "Samsung SM-S918B", "Android", "Chrome", "124.0.6367.82", "Blink"],
+    },
+    Device {
+        ua: "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        parsed: ["Firefox", "125", "0", "", "Ubuntu", "", "", "", "Other"],
+        yauaa: ["Desktop", "Linux Desktop", "Ubuntu", "Firefox", "125.0", "Gecko"],
+    },
+    Device {
+        ua: "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
+        parsed: ["Chrome Mobile iOS", "124", "0", "6367", "iOS", "16", "6", "", "iPad"],
+        yauaa: ["Tablet", "Apple iPad", "iOS", "Chrome", "124.0.6367.88", "AppleWebKit"],
+    },
+];
+
+impl Device {
+    /// The device a visitor uses for all their events, by their cookie id. Picking it that way rather
+    /// than with a random draw kept every other field of every event as it was before visitors had
+    /// devices of their own (when all had the first).
+    fn of(visitor: &str) -> &'static Device {
+        let hash = visitor.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &DEVICES[hash % DEVICES.len()]
+    }
+
+    /// The entities the UA parser and YAUAA enrichments derive from the user agent.
+    fn entities(&self) -> [Value; 2] {
+        let [family, major, minor, patch, os, os_major, os_minor, os_patch, device_family] = self.parsed;
+        let version = |parts: &[&str]| parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(".");
+        let part = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
+        let ua_parser = json!({
+            "useragentFamily": family, "useragentMajor": part(major), "useragentMinor": part(minor),
+            "useragentPatch": part(patch), "useragentVersion": format!("{family} {}", version(&[major, minor, patch])),
+            "osFamily": os, "osMajor": part(os_major), "osMinor": part(os_minor), "osPatch": part(os_patch),
+            "osPatchMinor": null, "osVersion": format!("{os} {}", version(&[os_major, os_minor, os_patch])).trim_end(),
+            "deviceFamily": device_family,
+        });
+        let [class, name, os, agent, agent_version, engine] = self.yauaa;
+        let yauaa = json!({
+            "deviceClass": class, "deviceName": name, "operatingSystemName": os,
+            "agentName": agent, "agentVersion": agent_version, "layoutEngineName": engine,
+        });
+        [
+            entity("com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0", ua_parser),
+            entity("nl.basjes/yauaa_context/jsonschema/1-0-4", yauaa),
+        ]
+    }
+}
 
 fn entity(schema: &str, data: Value) -> Value {
     json!({"schema": format!("iglu:{schema}"), "data": data})
@@ -199,6 +276,7 @@ impl Corpus {
         self.index += 1;
         let rng = &mut self.rng;
         let (duid, sid, uid) = rng.pick(&self.visitors).clone();
+        let device = Device::of(&duid);
         let second = 1_714_558_000 + self.index;
         let (h, m, s) = (second / 3600 % 24, second / 60 % 60, second % 60);
         let fraction = match rng.below(10) {
@@ -235,7 +313,7 @@ impl Corpus {
         set("page_urlhost", json!("shop.example.com"));
         set("page_urlport", json!(443));
         set("page_urlpath", json!(page));
-        set("useragent", json!(UA));
+        set("useragent", json!(device.ua));
         set("br_lang", json!("en-GB"));
         set("br_cookies", json!("1"));
         set("br_colordepth", json!("24"));
@@ -271,19 +349,7 @@ impl Corpus {
                 json!({"userId": duid, "sessionId": session_id, "sessionIndex": 3, "storageMechanism": "LOCAL_STORAGE"}),
             ));
         }
-        let derived = contexts(vec![
-            entity(
-                "com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0",
-                json!({"useragentFamily": "Chrome", "useragentMajor": "124", "useragentMinor": "0", "useragentPatch": "0",
-                       "useragentVersion": "Chrome 124.0.0", "osFamily": "Mac OS X", "osMajor": "10", "osMinor": "15",
-                       "osPatch": "7", "osPatchMinor": null, "osVersion": "Mac OS X 10.15.7", "deviceFamily": "Mac"}),
-            ),
-            entity(
-                "nl.basjes/yauaa_context/jsonschema/1-0-4",
-                json!({"deviceClass": "Desktop", "deviceName": "Apple Macintosh", "operatingSystemName": "Mac OS",
-                       "agentName": "Chrome", "agentVersion": "124.0.0.0", "layoutEngineName": "Blink"}),
-            ),
-        ]);
+        let derived = contexts(device.entities().into());
         let (event, vendor, name, unstruct_event) = self.payload(kind, &mut entities, &mut f);
         let rng = &mut self.rng;
         f.insert("event".into(), json!(event));
