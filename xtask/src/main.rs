@@ -376,6 +376,30 @@ fn corpus_name(mix: Mix, events: usize) -> anyhow::Result<String> {
     Ok(format!("{mix}-{events}-{:016x}.tsv", digest.finish()))
 }
 
+/// The corpora in `dir` of the mix and size of `keep` (a [`corpus_name`]) that an older generator
+/// wrote, under an older digest or under the name they had before names carried one: the bench
+/// removes them when it writes `keep`, so that a changed generator does not leave 400 MB behind for
+/// every corpus it had written.
+fn stale_corpora(dir: &Path, keep: &str) -> io::Result<Vec<PathBuf>> {
+    let Some((stem, _)) = keep.rsplit_once('-') else { return Ok(Vec::new()) };
+    let digest = |rest: &str| {
+        rest.strip_suffix(".tsv").is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let older = name == format!("{stem}.tsv")
+            || name.strip_prefix(stem).and_then(|r| r.strip_prefix('-')).is_some_and(digest);
+        if older && name != keep {
+            stale.push(entry.path());
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
 /// The lowest and highest of `ratio(i)` over the rounds `0..rounds`.
 fn spread(rounds: usize, ratio: impl Fn(usize) -> f64) -> (f64, f64) {
     (0..rounds).map(ratio).fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| (low.min(v), high.max(v)))
@@ -418,7 +442,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let name = corpus_name(mix, events)?;
         let corpus = root().join("target/bench").join(&name);
         if !corpus.exists() {
-            std::fs::create_dir_all(corpus.parent().unwrap_or(&root()))?;
+            let dir = root().join("target/bench");
+            std::fs::create_dir_all(&dir)?;
+            for stale in stale_corpora(&dir, &name)? {
+                std::fs::remove_file(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+            }
             write_corpus(&mut BufWriter::new(File::create(&corpus)?), events, mix, 1)?;
         }
         recache(&corpus)?;
@@ -593,6 +621,28 @@ mod tests {
         assert_ne!(digest(name(Mix::Realistic, 2000)), digest(uniform));
         // Up to a thousand events, the digest covers the whole corpus.
         assert_ne!(digest(name(Mix::Uniform, 999)), digest(name(Mix::Uniform, 998)));
+    }
+
+    #[test]
+    fn a_corpus_an_older_generator_wrote_is_stale_and_no_other_file_is() {
+        let dir = std::env::temp_dir().join(format!("xtask-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keep = "uniform-2000-00000000000000aa.tsv";
+        let names = [
+            keep,
+            "uniform-2000.tsv",
+            "uniform-2000-0123456789abcdef.tsv",
+            "uniform-20000-0123456789abcdef.tsv",
+            "uniform-2000-notes.tsv",
+            "realistic-2000.tsv",
+            "uniform-2000-0123456789abcdef.txt",
+        ];
+        for name in names {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let stale = stale_corpora(&dir, keep).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(stale, [dir.join("uniform-2000-0123456789abcdef.tsv"), dir.join("uniform-2000.tsv")]);
     }
 
     #[test]
