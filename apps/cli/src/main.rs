@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use delivery::{Flight, Metrics, SdkApi, SendConfig, Sender};
-use interactions::{Pipeline, Registry, Settings};
+use delivery::{Flight, Metrics, MetricsSnapshot, SdkApi, SendConfig, Sender};
+use interactions::{Pipeline, Registry, Settings, Tally};
 use personalize_events::{Batcher, DeliverySettings};
 use snowplow_enriched::Event;
 
@@ -302,25 +302,27 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     };
     let (tally, metrics) = run::run(&pipeline, &options, target, &mut Output::stdout(), &mut bad_rows)?;
     drop(runtime_guard);
-    let mut summary = tally.to_string();
-    if let Some(metrics) = metrics {
-        summary += &metrics.to_string();
-        if metrics.dead_lettered_events > 0 {
-            summary += &format!("dead letters written to {}\n", args.delivery.dead_letters.display());
-        }
+    let mut summary = summary(&tally, metrics.as_ref());
+    if metrics.is_some_and(|m| m.dead_lettered_events > 0) {
+        summary += &format!("dead letters written to {}\n", args.delivery.dead_letters.display());
     }
     if tally.bad > 0 {
         summary += &format!("bad rows written to {}\n", bad_rows.destination);
     }
-    summarize(&summary);
+    eprint!("{summary}");
     Ok(())
 }
 
-/// Writes a run's summary to stderr at once. Stderr is not buffered, and formatting the summary
-/// straight to it wrote each piece on its own: 356 writes for a realistic run's (strace), each a system
-/// call on the path of a run's wall time.
-fn summarize(summary: &str) {
-    eprint!("{summary}");
+/// A run's summary for stderr: its tally, then delivery's metrics when it sent. It is formatted here
+/// and written at once because stderr is not buffered: formatting the tally straight to it wrote each
+/// piece on its own, 356 writes for a realistic run's (strace), each a system call on the path of the
+/// run's wall time.
+fn summary(tally: &Tally, metrics: Option<&MetricsSnapshot>) -> String {
+    let mut summary = tally.to_string();
+    if let Some(metrics) = metrics {
+        summary += &metrics.to_string();
+    }
+    summary
 }
 
 /// The README's first command: the demo events, through the real SDK over HTTP, into the emulator.
@@ -358,11 +360,7 @@ fn demo() -> anyhow::Result<()> {
         out.json_line(&accepted)?;
     }
     out.flush()?;
-    let mut summary = tally.to_string();
-    if let Some(metrics) = metrics {
-        summary += &metrics.to_string();
-    }
-    summarize(&summary);
+    eprint!("{}", summary(&tally, metrics.as_ref()));
     let stats = emulator.stats();
     eprintln!(
         "emulator at {}: {} calls accepted, {} events accepted, {} duplicates, largest call {} events",
