@@ -372,8 +372,7 @@ fn corpus_name(mix: Mix, events: usize) -> anyhow::Result<String> {
     write_corpus(&mut head, events.min(1000), mix, 1)?;
     let mut digest = std::hash::DefaultHasher::new();
     head.hash(&mut digest);
-    let mix = if mix == Mix::Realistic { "realistic" } else { "uniform" };
-    Ok(format!("{mix}-{events}-{:016x}.tsv", digest.finish()))
+    Ok(format!("{}-{events}-{:016x}.tsv", mix.name(), digest.finish()))
 }
 
 /// The corpora in `dir` of the mix and size of `keep` (a [`corpus_name`]) that an older generator
@@ -440,9 +439,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let script = reference.join("seed-pipeline.js");
     for mix in mixes {
         let name = corpus_name(mix, events)?;
-        let corpus = root().join("target/bench").join(&name);
+        let dir = root().join("target/bench");
+        let corpus = dir.join(&name);
         if !corpus.exists() {
-            let dir = root().join("target/bench");
             std::fs::create_dir_all(&dir)?;
             for stale in stale_corpora(&dir, &name)? {
                 std::fs::remove_file(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;

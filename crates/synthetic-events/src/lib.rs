@@ -25,14 +25,23 @@ pub enum Mix {
     Uniform,
 }
 
+impl Mix {
+    /// The mix's name, as `--mix` takes it and as benchmark corpora are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mix::Realistic => "realistic",
+            Mix::Uniform => "uniform",
+        }
+    }
+}
+
 impl std::str::FromStr for Mix {
     type Err = String;
     fn from_str(s: &str) -> Result<Mix, String> {
-        match s {
-            "realistic" => Ok(Mix::Realistic),
-            "uniform" => Ok(Mix::Uniform),
-            other => Err(format!("unknown mix {other:?}: expected realistic or uniform")),
-        }
+        [Mix::Realistic, Mix::Uniform]
+            .into_iter()
+            .find(|mix| mix.name() == s)
+            .ok_or_else(|| format!("unknown mix {s:?}: expected realistic or uniform"))
     }
 }
 
