@@ -412,7 +412,7 @@ fn median(values: &mut [f64]) -> f64 {
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut events = 200_000;
     let mut runs = 5;
-    let mut mixes = vec![Mix::Realistic, Mix::Uniform];
+    let mut mixes = Mix::ALL.to_vec();
     let mut threads: Option<String> = None;
     let mut args = args.iter();
     while let Some(flag) = args.next() {

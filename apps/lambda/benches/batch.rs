@@ -108,7 +108,8 @@ fn kinesis_batch(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut group = c.benchmark_group("lambda");
     group.throughput(Throughput::Elements(1000));
-    for (name, mix) in [("realistic", Mix::Realistic), ("uniform", Mix::Uniform)] {
+    for mix in Mix::ALL {
+        let name = mix.name();
         let records = records(1000, mix);
         let payload = payload(&records);
         let before = app.metrics.snapshot();

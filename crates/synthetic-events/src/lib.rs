@@ -26,6 +26,9 @@ pub enum Mix {
 }
 
 impl Mix {
+    /// Every mix, in the order benchmarks take them.
+    pub const ALL: [Mix; 2] = [Mix::Realistic, Mix::Uniform];
+
     /// The mix's name, as `--mix` takes it and as benchmark corpora are named.
     pub fn name(self) -> &'static str {
         match self {
@@ -38,10 +41,10 @@ impl Mix {
 impl std::str::FromStr for Mix {
     type Err = String;
     fn from_str(s: &str) -> Result<Mix, String> {
-        [Mix::Realistic, Mix::Uniform]
-            .into_iter()
-            .find(|mix| mix.name() == s)
-            .ok_or_else(|| format!("unknown mix {s:?}: expected realistic or uniform"))
+        Mix::ALL.into_iter().find(|mix| mix.name() == s).ok_or_else(|| {
+            let names = Mix::ALL.map(Mix::name).join(" or ");
+            format!("unknown mix {s:?}: expected {names}")
+        })
     }
 }
 
