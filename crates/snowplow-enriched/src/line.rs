@@ -90,7 +90,14 @@ impl<'a> Line<'a> {
                 let end = end?;
                 // Positions are written as 32 bits; a line longer than that is not split from them.
                 let written = tabs + 1 == FIELD_COUNT && u32::try_from(end).is_ok();
-                let generation = if written { generation } else { 0 };
+                let generation = if written {
+                    // The last field ends where the line does, before a `\r` that ends it, as in the
+                    // `Event` the positions are lent to.
+                    ends[FIELD_COUNT - 1] = (end - usize::from(buf[..end].ends_with(b"\r"))) as u32;
+                    generation
+                } else {
+                    0
+                };
                 return Some(Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation });
             }
         }
@@ -98,8 +105,9 @@ impl<'a> Line<'a> {
         end.map(|end| Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation: 0 })
     }
 
-    /// The positions of the line's tabs, in order, then slots nobody should read, when they were written
-    /// with the line found and nothing has overwritten them since (see [`Line::first_in`]).
+    /// The positions of the line's tabs, in order, then where its last field ends (before a `\r` that
+    /// ends the line), then slots nobody should read, when they were written with the line found and
+    /// nothing has overwritten them since (see [`Line::first_in`]).
     pub(crate) fn tab_positions(&self) -> Option<Ref<'a, [u32; ENDS]>> {
         if self.generation == 0 {
             return None;
@@ -274,6 +282,33 @@ mod tests {
             "only the last line's are current"
         );
         found.into_iter().for_each(assert_split_paths_agree);
+    }
+
+    #[test]
+    fn an_event_keeps_the_positions_it_was_lent_while_the_next_lines_are_found() {
+        let buf = [line(131, 3, "\n"), line(131, 9, "\r\n"), line(131, 1, "\n")].concat();
+        let buf = buf.as_bytes();
+        let positions = TabPositions::default();
+        let first = Line::first_in(buf, &positions).unwrap();
+        let writes = first.tab_positions().is_some();
+        Event::parse_line(first, |event| {
+            let event = event.unwrap();
+            let before: Vec<&[u8]> = Field::ALL.iter().map(|&field| event.raw(field)).collect();
+            // Found while the event holds the positions: no positions are written over them.
+            let second = Line::first_in(&buf[first.len() + 1..], &positions).unwrap();
+            assert!(second.tab_positions().is_none());
+            assert_split_paths_agree(second);
+            let after: Vec<&[u8]> = Field::ALL.iter().map(|&field| event.raw(field)).collect();
+            assert_eq!(before, after);
+            assert_eq!(
+                before,
+                Field::ALL.iter().map(|&field| peek_field(first.bytes(), field).unwrap()).collect::<Vec<_>>()
+            );
+        });
+        // Once the event is gone, the next line's are written again, where the CPU writes them.
+        let third = Line::first_in(&buf[buf.len() - line(131, 1, "\n").len()..], &positions).unwrap();
+        assert_eq!(third.tab_positions().is_some(), writes);
+        assert_split_paths_agree(third);
     }
 
     #[test]
