@@ -176,3 +176,44 @@ impl DeadLetters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// A writer whose bytes the test reads back, counting the writes that reach it.
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<(Vec<u8>, usize)>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut inner = self.0.borrow_mut();
+            inner.0.extend_from_slice(buf);
+            inner.1 += 1;
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rendered_pieces_keep_their_place_among_buffered_lines() {
+        let shared = Shared::default();
+        let mut out = Output::new(BufWriter::with_capacity(64 * 1024, Box::new(shared.clone())));
+        let big = "{\"piece\":1}\n".repeat(RAW_DIRECT_BYTES / 12 + 1);
+        out.render(|line| line.extend_from_slice(b"{\"line\":1}\n")).unwrap();
+        out.raw(b"{\"small\":1}\n").unwrap();
+        out.raw(big.as_bytes()).unwrap();
+        // The buffered lines went out before the piece, which went out whole, past the buffer.
+        assert_eq!(shared.0.borrow().1, 2);
+        out.render(|line| line.extend_from_slice(b"{\"line\":2}\n")).unwrap();
+        out.flush().unwrap();
+        let expected = format!("{{\"line\":1}}\n{{\"small\":1}}\n{big}{{\"line\":2}}\n");
+        assert_eq!(String::from_utf8(shared.0.borrow().0.clone()).unwrap(), expected);
+    }
+}
