@@ -56,7 +56,7 @@ impl Output {
     }
 
     /// Bytes already rendered as JSON lines: what a mapping thread rendered for a piece of input (see
-    /// `run::parallel`). Those of a piece (1 MiB of input) take tens of kilobytes, and are written
+    /// `run::parallel`). Those of a piece (2 MiB of a file) take tens of kilobytes, and are written
     /// after what is buffered rather than copied into the buffer first: that copy, of every byte of
     /// output, often from the other core's cache, took 1 ms of a two-thread run's 67 ms of CPU on the
     /// realistic benchmark corpus and 2 ms of 140 on uniform (alternating medians of 31).

@@ -351,12 +351,14 @@ mod parallel {
         tally: Tally,
     }
     impl Outcomes {
-        /// For about `events` events; room for every outcome is taken only when every one is kept.
-        fn new(render: bool, events: usize) -> Outcomes {
+        /// For a piece of about `bytes` of input; room for every outcome is taken only when every one
+        /// is kept.
+        fn new(render: bool, bytes: usize) -> Outcomes {
+            // Room for 1,024 outcomes a MiB, and 64 bytes of interactions each: a MiB holds about 500
+            // events on the benchmark corpora and renders 17-49 KB of interactions, and growing the
+            // buffer from nothing copied it five or six times.
+            let events = bytes / 1024;
             let outcomes = if render { Vec::new() } else { Vec::with_capacity(events) };
-            // Room for 64 bytes an event: a segment of 1 MiB (about 500 events) renders 25-50 KB of
-            // interactions on the benchmark corpora, and growing the buffer from nothing copied it five
-            // or six times.
             let rendered = if render { Vec::with_capacity(events * 64) } else { Vec::new() };
             Outcomes { render, events: 0, lines: 0, origins: Vec::new(), outcomes, rendered, tally: Tally::default() }
         }
@@ -476,7 +478,8 @@ mod parallel {
                 // map its segments (see `segments::Window`); without a window (the file cannot be
                 // mapped), a segment is read.
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, (segment, window): Job| -> Mapped {
-                    let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
+                    let bytes = usize::try_from(segment.end - segment.start).unwrap_or(0);
+                    let (mut mapped, mut record) = (Outcomes::new(render, bytes), Vec::new());
                     let push =
                         |line: Result<Line<'_>, u64>| mapped.push_line(pipeline, line, options.reading, &mut record);
                     let file = &files[segment.input].0;
@@ -510,7 +513,7 @@ mod parallel {
                 let counter = chunks.counter();
                 let map = |pipeline: &Pipeline, buf: &mut Vec<u8>, chunk: anyhow::Result<Chunk>| -> Mapped {
                     let chunk = chunk?;
-                    let (mut mapped, mut record) = (Outcomes::new(render, 1024), Vec::new());
+                    let (mut mapped, mut record) = (Outcomes::new(render, buf.len()), Vec::new());
                     segments::chunk_lines(chunk, buf, max, |line| {
                         mapped.push_line(pipeline, line, options.reading, &mut record);
                     });

@@ -21,20 +21,25 @@ use snowplow_enriched::{Line, TabPositions};
 use crate::input::{ByteCounter, Gathered, Input, read_line};
 use crate::mapped;
 
-/// Input bytes per segment: enough that a segment's setup costs nothing, little enough that a few per
-/// thread in flight stay a few megabytes.
-pub(crate) const SEGMENT_BYTES: u64 = 1 << 20;
+/// Input bytes per segment: enough that a segment's setup costs little, little enough that a few per
+/// thread in flight stay a few megabytes. Segments of 2 MiB halve each thread's per-segment costs
+/// against 1 MiB (the piece's buffers, its place on the board, a write of its interactions, the line
+/// reader finding its feet): two threads on the realistic corpus used 0.4–3.8 ms less CPU in five
+/// alternating series, and 0.5 and 1.3 ms less wall time in the two quiet ones (37.2 → 36.7 and
+/// 37.5 → 36.2 ms, medians of 41), between 1.0 ms less and 1.4 ms more in three busy ones; a 1 GB
+/// input peaks at 27.5 MB on two threads, against 26.4 MB.
+pub(crate) const SEGMENT_BYTES: u64 = 2 << 20;
 
 /// Bytes read at a time past a segment's end, for a line that began in it.
 const CONTINUATION_BYTES: usize = 64 * 1024;
 
 /// Segments per [`Window`]: windows of 16 MiB. Each unmapping interrupts the other threads (see
-/// `mapped`), and windows of four segments unmapped 95 times in a two-thread realistic run, where
-/// sixteen unmap 24 times: up to 5% off its wall time (alternating medians; one series of 41 showed
+/// `mapped`), and windows of 4 MiB unmapped 95 times in a two-thread realistic run, where windows of
+/// 16 MiB unmap 24 times: up to 5% off its wall time (alternating medians; one series of 41 showed
 /// no difference), and up to 4 ms less kernel time. What is resident grows by the part of a window
 /// already mapped and not yet unmapped: a 1 GB input peaks at 27.5 MB on two threads, against 15 MB
-/// with windows of four.
-const WINDOW_SEGMENTS: u64 = 16;
+/// with windows of 4 MiB.
+const WINDOW_SEGMENTS: u64 = 8;
 
 /// Part of a plain file that the threads map the lines of its segments from ([`lines_in`]), shared by
 /// them in an `Arc` and unmapped when the last of them is done with it: a window holds several
@@ -265,7 +270,7 @@ fn whole_lines(data: &[u8], line: &mut impl FnMut(Line<'_>)) -> usize {
     pos
 }
 
-/// Stream bytes per chunk, as for segments.
+/// Stream bytes per chunk (a plain file's segments are twice this; chunks were not measured at 2 MiB).
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// A piece of a stream that [`Chunks::next`] read.
