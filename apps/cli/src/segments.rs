@@ -22,12 +22,12 @@ use crate::input::{ByteCounter, Gathered, Input, read_line};
 use crate::mapped;
 
 /// Input bytes per segment: enough that a segment's setup costs little, little enough that a few per
-/// thread in flight stay a few megabytes. Segments of 2 MiB halve each thread's per-segment costs
-/// against 1 MiB (the piece's buffers, its place on the board, a write of its interactions, the line
-/// reader finding its feet): two threads on the realistic corpus used 0.4–3.8 ms less CPU in five
-/// alternating series, and 0.5 and 1.3 ms less wall time in the two quiet ones (37.2 → 36.7 and
-/// 37.5 → 36.2 ms, medians of 41), between 1.0 ms less and 1.4 ms more in three busy ones; a 1 GB
-/// input peaks at 27.5 MB on two threads, against 26.4 MB.
+/// thread in flight stay a few megabytes. Segments of 2 MiB, two a thread ahead (see
+/// `run::parallel`'s `AHEAD_PER_THREAD`), halve each thread's per-segment costs against 1 MiB, four
+/// ahead (the piece's buffers, its place on the board, a write of its interactions, the line reader
+/// finding its feet), with the same bytes in flight: two threads took 37.2 → 35.7 ms and 37.7 → 36.3
+/// ms on the realistic corpus (medians of 41, 1.2-1.6 ms less CPU) and 73.7 → 72.5 ms on uniform
+/// (medians of 21), and peak at 27-29 MB, as before.
 pub(crate) const SEGMENT_BYTES: u64 = 2 << 20;
 
 /// Bytes read at a time past a segment's end, for a line that began in it.
