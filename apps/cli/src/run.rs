@@ -426,10 +426,10 @@ mod parallel {
     }
 
     /// Pieces (segments or chunks) mapped ahead of the one being handled, per thread: enough to keep
-    /// every thread busy while one piece is slow, and a bound on memory. Four segments of 2 MiB a thread
-    /// kept more windows mapped (two threads on the realistic corpus peaked at up to 40.7 MB, against
-    /// 27-29 MB with two) and were slower (see `segments::SEGMENT_BYTES`); streams, in chunks of 1 MiB,
-    /// take as long with two as with four (48.7 against 49.0 ms on realistic from stdin).
+    /// every thread busy while one piece is slow, and a bound on memory. Measured with the segments'
+    /// size (see `segments::SEGMENT_BYTES`): four of 2 MiB kept more windows mapped (peaks of up to
+    /// 40.7 MB on the realistic corpus) and gained less; streams, in chunks of 1 MiB, take as long with
+    /// two as with four (48.7 against 49.0 ms on realistic from stdin).
     const AHEAD_PER_THREAD: usize = 2;
 
     /// Maps on the threads, which read the lines they map (see [`crate::segments`]): the segments of

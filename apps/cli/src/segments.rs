@@ -30,16 +30,10 @@ use crate::mapped;
 /// (medians of 21), and peak at 27-29 MB, as before.
 pub(crate) const SEGMENT_BYTES: u64 = 2 << 20;
 
+const _: () = assert!(Window::BYTES.is_multiple_of(SEGMENT_BYTES), "a segment lies in one window");
+
 /// Bytes read at a time past a segment's end, for a line that began in it.
 const CONTINUATION_BYTES: usize = 64 * 1024;
-
-/// Segments per [`Window`]: windows of 16 MiB. Each unmapping interrupts the other threads (see
-/// `mapped`), and windows of 4 MiB unmapped 95 times in a two-thread realistic run, where windows of
-/// 16 MiB unmap 24 times: up to 5% off its wall time (alternating medians; one series of 41 showed
-/// no difference), and up to 4 ms less kernel time. What is resident grows by the part of a window
-/// already mapped and not yet unmapped: a 1 GB input peaks at 27.5 MB on two threads, against 15 MB
-/// with windows of 4 MiB.
-const WINDOW_SEGMENTS: u64 = 8;
 
 /// Part of a plain file that the threads map the lines of its segments from ([`lines_in`]), shared by
 /// them in an `Arc` and unmapped when the last of them is done with it: a window holds several
@@ -53,18 +47,26 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// Bytes of the file a window covers: a whole number of segments, so that each segment lies in one
+    /// window. Each unmapping interrupts the other threads (see `mapped`), and windows of 4 MiB
+    /// unmapped 95 times in a two-thread realistic run, where windows of 16 MiB unmap 24 times: up to
+    /// 5% off its wall time (alternating medians; one series of 41 showed no difference), and up to 4
+    /// ms less kernel time. What is resident grows by the part of a window already mapped and not yet
+    /// unmapped: a 1 GB input peaks at 27.5 MB on two threads, against 15 MB with windows of 4 MiB.
+    const BYTES: u64 = 16 << 20;
+
     /// The number of the window that holds the segment starting at `start`.
     pub(crate) fn number(start: u64) -> u64 {
-        start / (WINDOW_SEGMENTS * SEGMENT_BYTES)
+        start / Window::BYTES
     }
 
     /// Window `number` of `file` (`len` bytes long): from the byte before its first segment (which says
     /// whether a line begins there) to [`CONTINUATION_BYTES`] past its last (where most lines begun in
     /// it end), or to the end of the file.
     pub(crate) fn new(file: &File, len: u64, number: u64) -> io::Result<Window> {
-        let first = number * WINDOW_SEGMENTS * SEGMENT_BYTES;
+        let first = number * Window::BYTES;
         let base = first.saturating_sub(1);
-        let end = (first + WINDOW_SEGMENTS * SEGMENT_BYTES + CONTINUATION_BYTES as u64).min(len);
+        let end = (first + Window::BYTES + CONTINUATION_BYTES as u64).min(len);
         let map = mapped::map(file, base, usize::try_from(end.saturating_sub(base)).map_err(io::Error::other)?)?;
         Ok(Window { base, map, to_end: end == len })
     }
@@ -270,7 +272,7 @@ fn whole_lines(data: &[u8], line: &mut impl FnMut(Line<'_>)) -> usize {
     pos
 }
 
-/// Stream bytes per chunk (a plain file's segments are twice this; chunks were not measured at 2 MiB).
+/// Stream bytes per chunk (not measured at a segment's [`SEGMENT_BYTES`]).
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// A piece of a stream that [`Chunks::next`] read.
