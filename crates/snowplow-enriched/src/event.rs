@@ -51,6 +51,8 @@ pub struct Event<'a> {
     /// Where each field ends: the tabs in order, then the end of the line. A position takes a quarter of
     /// the room of a slice, and writing them is most of the cost of splitting a line.
     ends: Ends<'a>,
+    /// Whether every byte of the line is known to be ASCII, so that every field is text as it is.
+    ascii: bool,
     contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     derived_contexts: OnceCell<Result<Vec<Entity<'a>>, EventError>>,
     unstruct: OnceCell<Result<Option<Entity<'a>>, EventError>>,
@@ -93,7 +95,9 @@ impl<'a> Event<'a> {
         line.note_split();
         // The line's end is among the positions written down (a line too long for that has none).
         if let Some(ends) = line.tab_positions() {
-            return read(Ok(&Event::unsplit_with(line.bytes(), Ends::Lent(ends))));
+            let mut event = Event::unsplit_with(line.bytes(), Ends::Lent(ends));
+            event.ascii = line.known_ascii();
+            return read(Ok(&event));
         }
         let mut event = Event::unsplit(line.bytes());
         match event.split() {
@@ -113,7 +117,14 @@ impl<'a> Event<'a> {
     fn unsplit_with(line: &'a [u8], ends: Ends<'a>) -> Event<'a> {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Event { line, ends, contexts: OnceCell::new(), derived_contexts: OnceCell::new(), unstruct: OnceCell::new() }
+        Event {
+            line,
+            ends,
+            ascii: false,
+            contexts: OnceCell::new(),
+            derived_contexts: OnceCell::new(),
+            unstruct: OnceCell::new(),
+        }
     }
 
     /// Finds where each field ends.
@@ -125,13 +136,14 @@ impl<'a> Event<'a> {
         };
         // Lent ends were found with the line.
         let Ends::Own(ends) = &mut self.ends else { return Ok(()) };
-        let Some(n) = simd::tab_positions(line, ends) else {
+        let Some(found) = simd::tab_positions(line, ends) else {
             return Err(EventError::FieldCount { found: tabs::count(line) + 1 });
         };
-        if n + 1 != FIELD_COUNT {
-            return Err(EventError::FieldCount { found: n + 1 });
+        if found.tabs + 1 != FIELD_COUNT {
+            return Err(EventError::FieldCount { found: found.tabs + 1 });
         }
-        ends[n] = len;
+        ends[found.tabs] = len;
+        self.ascii = found.ascii;
         Ok(())
     }
 
@@ -155,10 +167,16 @@ impl<'a> Event<'a> {
         if raw.is_empty() {
             return Ok(None);
         }
-        // Every kept event's ~1.4 KB of entity JSON is checked here, and nearly all of it, like nearly
-        // every field, is ASCII, which is found at a block a step (see `simd::ascii_str`). Other text
-        // goes to simdutf8, 16 or 32 bytes at a time; its error does not say where, so std's check,
-        // which does, runs only when it fails.
+        // Nearly every line is all ASCII, and where the CPU has AVX-512 that was seen as it was split
+        // (see `simd::Positions`), so that a kept event's ~1.4 KB of entity JSON is not read again.
+        if self.ascii {
+            // SAFETY: every byte of the line is ASCII, and ASCII is valid UTF-8.
+            #[allow(unsafe_code)]
+            return Ok(Some(unsafe { std::str::from_utf8_unchecked(raw) }));
+        }
+        // Otherwise a field that is ASCII is found so at a block a step (see `simd::ascii_str`). Other
+        // text goes to simdutf8, 16 or 32 bytes at a time; its error does not say where, so std's
+        // check, which does, runs only when it fails.
         if let Some(text) = simd::ascii_str(raw) {
             return Ok(Some(text));
         }

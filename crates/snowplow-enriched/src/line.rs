@@ -21,6 +21,9 @@ pub struct Line<'a> {
     found_in: Option<&'a TabPositions>,
     /// The [`TabPositions::generation`] that wrote the line's tab positions, 0 when none did.
     generation: u64,
+    /// Whether every byte of the line was found to be ASCII as its tab positions were written; `false`
+    /// when they were not (nobody looked).
+    ascii: bool,
 }
 
 /// What a reader that finds its lines with [`Line::first_in`] keeps from one line to the next: room
@@ -63,13 +66,13 @@ impl Default for TabPositions {
 impl<'a> Line<'a> {
     /// A line as it is (a trailing newline, and a `\r` before it, are tolerated), its tabs counted.
     pub fn new(bytes: &'a [u8]) -> Line<'a> {
-        Line { bytes, tabs: tabs::count(bytes), found_in: None, generation: 0 }
+        Line { bytes, tabs: tabs::count(bytes), found_in: None, generation: 0, ascii: false }
     }
 
     /// The line `buf` starts with, up to its first newline; `None` when `buf` holds no newline.
     pub fn first(buf: &'a [u8]) -> Option<Line<'a>> {
         let (end, tabs) = simd::line_end(buf);
-        end.map(|end| Line { bytes: &buf[..end], tabs, found_in: None, generation: 0 })
+        end.map(|end| Line { bytes: &buf[..end], tabs, found_in: None, generation: 0, ascii: false })
     }
 
     /// [`Line::first`], with the positions of the line's tabs written into `positions` in the same pass
@@ -86,8 +89,8 @@ impl<'a> Line<'a> {
             // Whatever is in `ends` from here on belongs to no line found before.
             let generation = positions.generation.get() + 1;
             positions.generation.set(generation);
-            if let Some((end, tabs)) = simd::line_end_and_positions(buf, &mut ends) {
-                let end = end?;
+            if let Some(found) = simd::line_end_and_positions(buf, &mut ends) {
+                let (end, tabs) = (found.end?, found.tabs);
                 // Positions are written as 32 bits; a line longer than that is not split from them.
                 let written = tabs + 1 == FIELD_COUNT && u32::try_from(end).is_ok();
                 let generation = if written {
@@ -98,11 +101,12 @@ impl<'a> Line<'a> {
                 } else {
                     0
                 };
-                return Some(Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation });
+                let ascii = found.ascii && generation != 0;
+                return Some(Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation, ascii });
             }
         }
         let (end, tabs) = simd::line_end(buf);
-        end.map(|end| Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation: 0 })
+        end.map(|end| Line { bytes: &buf[..end], tabs, found_in: Some(positions), generation: 0, ascii: false })
     }
 
     /// The positions of the line's tabs, in order, then where its last field ends (before a `\r` that
@@ -114,6 +118,11 @@ impl<'a> Line<'a> {
         }
         let positions = self.found_in.filter(|p| p.generation.get() == self.generation)?;
         positions.ends.try_borrow().ok()
+    }
+
+    /// Whether the line's tab positions were written as it was found and every byte of it is ASCII.
+    pub(crate) fn known_ascii(&self) -> bool {
+        self.ascii
     }
 
     /// Notes that the line is being split, for [`Line::first_in`] to decide whether to write the next
@@ -178,17 +187,29 @@ impl<'a> Line<'a> {
 
 /// For tests and fuzzing: panics unless a line a reader found has the tabs, the fields and the event
 /// (or the error) that the same bytes have found on their own, whether or not its tab positions were
-/// written as it was found ([`Line::first_in`]) and are still its own.
+/// written as it was found ([`Line::first_in`]) and are still its own, and unless each field is the
+/// text, or the UTF-8 error, that std's check finds in its bytes, whether or not the line was seen to
+/// be ASCII as it was split.
 #[doc(hidden)]
 pub fn assert_split_paths_agree(found: Line<'_>) {
     let alone = Line::new(found.bytes());
     assert_eq!(found.tabs(), alone.tabs());
     let parsed = Event::parse(found.bytes());
+    let assert_text = |event: &Event<'_>, field: Field| {
+        let expected = match std::str::from_utf8(event.raw(field)) {
+            Ok("") => Ok(None),
+            Ok(text) => Ok(Some(text)),
+            Err(e) => Err(EventError::InvalidUtf8 { field, offset: e.valid_up_to() }),
+        };
+        assert_eq!(event.str(field), expected, "{field:?}");
+    };
     Event::parse_line(found, |event| match (event, &parsed) {
         (Ok(event), Ok(parsed)) => {
             for field in Field::ALL {
                 assert_eq!(event.raw(field), parsed.raw(field), "{field:?}");
                 assert_eq!(found.field(field).ok(), Some(parsed.raw(field)), "{field:?}");
+                assert_text(event, field);
+                assert_text(parsed, field);
             }
         }
         (Err(error), Err(expected)) => {
@@ -251,18 +272,24 @@ mod tests {
             line(131, 5, "\r\n"),
             line(131, 0, "\n"),
             line(131, 11, "\n"),
+            // Text that is not ASCII, valid and not.
+            line(131, 4, "\n").replacen('x', "é", 1),
+            line(131, 4, "\n").replacen("xx", "\u{fffd}", 1),
             line(130, 3, "\n"),
             line(132, 3, "\n"),
             line(200, 2, "\n"),
             "\n".to_owned(),
             line(131, 7, ""),
         ];
-        let buf = lines.concat();
+        let mut buf = lines.concat().into_bytes();
+        // The replacement character's last byte, cut off: its first two are not valid UTF-8 then.
+        let replacement = buf.windows(3).position(|w| w == "\u{fffd}".as_bytes()).unwrap();
+        buf[replacement + 2] = b'x';
         let positions = TabPositions::default();
         let (mut pos, mut found, mut current) = (0, Vec::new(), Vec::new());
-        while let Some(line) = Line::first_in(&buf.as_bytes()[pos..], &positions) {
+        while let Some(line) = Line::first_in(&buf[pos..], &positions) {
             current.push(line.tab_positions().is_some());
-            let first = Line::first(&buf.as_bytes()[pos..]).unwrap();
+            let first = Line::first(&buf[pos..]).unwrap();
             assert_eq!((line.bytes(), line.tabs()), (first.bytes(), first.tabs()));
             // The fields as soon as the line is found, and again after the next one has overwritten its
             // positions.
@@ -274,7 +301,7 @@ mod tests {
         let writes = simd::line_end_and_positions(b"\n", &mut [0; ENDS]).is_some();
         assert_eq!(
             current,
-            [writes, writes, writes, writes, false, false, false, false],
+            [writes, writes, writes, writes, writes, writes, false, false, false, false],
             "of events, where the CPU writes them"
         );
         assert!(

@@ -84,7 +84,7 @@ pub(crate) const POSITIONS_SLACK: usize = 16;
 /// every block takes one step: splitting went from 9.8–10.3% of a uniform run's time in user space to
 /// 5.6–6.2% (`perf record`, three runs each).
 #[inline]
-pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
+pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<Positions> {
     const { assert!(N >= POSITIONS_SLACK) };
     #[cfg(target_arch = "x86_64")]
     match Kernel::get() {
@@ -92,7 +92,17 @@ pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) ->
         Kernel::Avx2(cpu) => return avx2::tab_positions(cpu, line, ends),
         Kernel::Baseline => {}
     }
-    tab_positions_with(line, ends, tab_mask, write_four_at_a_time)
+    let tabs = tab_positions_with(line, ends, tab_mask, write_four_at_a_time)?;
+    Some(Positions { tabs, ascii: false })
+}
+
+/// What [`tab_positions`] found of a line besides the positions: how many tabs it holds, and whether
+/// every byte of it was seen to be ASCII (only where the CPU has AVX-512, where it costs one more
+/// instruction a block; `false` elsewhere, for the fields to be checked one by one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Positions {
+    pub(crate) tabs: usize,
+    pub(crate) ascii: bool,
 }
 
 /// [`tab_positions`] with the block mask `mask`, and `write` writing a block's positions: called with
@@ -188,7 +198,16 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
         Kernel::Avx2(cpu) => return avx2::line_end(cpu, bytes),
         Kernel::Baseline => {}
     }
-    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
+    line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _, _, _| {})
+}
+
+/// What [`line_end_and_positions`] finds of a line: where it ends and how many tabs it holds, as
+/// [`line_end`] answers, and whether every byte before its end is ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineFound {
+    pub(crate) end: Option<usize>,
+    pub(crate) tabs: usize,
+    pub(crate) ascii: bool,
 }
 
 /// [`line_end`], and where the CPU has AVX-512 VBMI2, the positions of the line's tabs written into
@@ -202,10 +221,7 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
 /// they are written while most lines are (see [`crate::TabPositions`]). Elsewhere a block takes a step
 /// for every four tabs, and writing them would cost more.
 #[inline]
-pub(crate) fn line_end_and_positions<const N: usize>(
-    bytes: &[u8],
-    ends: &mut [u32; N],
-) -> Option<(Option<usize>, usize)> {
+pub(crate) fn line_end_and_positions<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> Option<LineFound> {
     const { assert!(N >= POSITIONS_SLACK) };
     #[cfg(target_arch = "x86_64")]
     if let Kernel::Avx512(cpu) = Kernel::get() {
@@ -242,35 +258,40 @@ fn prefetch(at: *const u8) {
 fn prefetch(_: *const u8) {}
 
 /// [`line_end`] with `masks` giving a block's tab and newline masks, and `each` called with every
-/// block's offset, its tabs up to the line's end, and how many tabs came before it, in order.
+/// block's offset, the block itself and the mask of its bytes that are the line's (all of them but in
+/// the last), its tabs up to the line's end, and how many tabs came before it, in order.
 #[inline(always)]
 fn line_end_with(
     bytes: &[u8],
     masks: impl Fn(&[u8; BLOCK]) -> (u64, u64),
-    mut each: impl FnMut(usize, u64, usize),
+    mut each: impl FnMut(usize, &[u8; BLOCK], u64, u64, usize),
 ) -> (Option<usize>, usize) {
-    // The tabs below a block's first newline: the bits under its lowest set bit.
-    let before = |tab: u64, newline: u64| tab & newline.wrapping_sub(1) & !newline;
+    // The bytes below a block's first newline: the bits under its lowest set bit.
+    let below = |newline: u64| newline.wrapping_sub(1) & !newline;
     let (mut tabs, mut offset) = (0, 0);
     let (blocks, tail) = bytes.as_chunks::<BLOCK>();
     for block in blocks {
         prefetch(block.as_ptr().wrapping_add(PREFETCH_AHEAD));
         let (tab, newline) = masks(block);
         if newline != 0 {
-            let tab = before(tab, newline);
-            each(offset, tab, tabs);
+            let within = below(newline);
+            let tab = tab & within;
+            each(offset, block, within, tab, tabs);
             return (Some(offset + newline.trailing_zeros() as usize), tabs + tab.count_ones() as usize);
         }
-        each(offset, tab, tabs);
+        each(offset, block, u64::MAX, tab, tabs);
         tabs += tab.count_ones() as usize;
         offset += BLOCK;
     }
     // The rest is searched padded with zeros, which are neither.
-    let (end, tab) = match masks(&padded(tail)) {
-        (tab, 0) => (None, tab),
-        (tab, newline) => (Some(offset + newline.trailing_zeros() as usize), before(tab, newline)),
+    let tail = padded(tail);
+    let (tab, newline) = masks(&tail);
+    let (end, within) = match newline {
+        0 => (None, u64::MAX),
+        _ => (Some(offset + newline.trailing_zeros() as usize), below(newline)),
     };
-    each(offset, tab, tabs);
+    let tab = tab & within;
+    each(offset, &tail, within, tab, tabs);
     (end, tabs + tab.count_ones() as usize)
 }
 
@@ -460,10 +481,11 @@ mod avx2 {
 
     /// [`super::tab_positions`] compiled for AVX2, POPCNT and BMI1 (see [`tab_masks`]).
     #[inline]
-    pub(super) fn tab_positions<const N: usize>(_: Avx2, line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
+    pub(super) fn tab_positions<const N: usize>(_: Avx2, line: &[u8], ends: &mut [u32; N]) -> Option<super::Positions> {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
-        fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
-            super::tab_positions_with(line, ends, |block| tab_mask(block), super::write_four_at_a_time)
+        fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<super::Positions> {
+            let tabs = super::tab_positions_with(line, ends, |block| tab_mask(block), super::write_four_at_a_time)?;
+            Some(super::Positions { tabs, ascii: false })
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(line, ends) }
@@ -474,7 +496,7 @@ mod avx2 {
     pub(super) fn line_end(_: Avx2, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx2,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _, _, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx2` proves.
         unsafe { run(bytes) }
@@ -580,17 +602,27 @@ mod avx512 {
     /// bytes of a vector at once (`vpcompressb`), then widened and written sixteen at a time, so that a
     /// block takes one step unless it holds more than sixteen tabs.
     #[inline]
-    pub(super) fn tab_positions<const N: usize>(_: Avx512, line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
+    pub(super) fn tab_positions<const N: usize>(
+        _: Avx512,
+        line: &[u8],
+        ends: &mut [u32; N],
+    ) -> Option<super::Positions> {
         #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
-        fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<usize> {
-            super::tab_positions_with(
+        fn run<const N: usize>(line: &[u8], ends: &mut [u32; N]) -> Option<super::Positions> {
+            // Every block read holds only the line's bytes, or zeros past a short line's end.
+            let high = std::cell::Cell::new(0);
+            let tabs = super::tab_positions_with(
                 line,
                 ends,
-                |block| tab_mask(block),
+                |block| {
+                    high.set(high.get() | high_mask(block));
+                    tab_mask(block)
+                },
                 |ends, at, offset, mask| {
                     write_positions(ends, at, offset, mask);
                 },
-            )
+            )?;
+            Some(super::Positions { tabs, ascii: high.get() == 0 })
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(line, ends) }
@@ -603,20 +635,23 @@ mod avx512 {
         _: Avx512,
         bytes: &[u8],
         ends: &mut [u32; N],
-    ) -> (Option<usize>, usize) {
+    ) -> super::LineFound {
         #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
-        fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> (Option<usize>, usize) {
-            super::line_end_with(
+        fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> super::LineFound {
+            let mut high = 0;
+            let (end, tabs) = super::line_end_with(
                 bytes,
                 |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')),
-                |offset, tabs, before| {
+                |offset, block, within, tabs, before| {
+                    high |= high_mask(block) & within;
                     // Blocks without a tab (most of an entity field's) write nothing; past the room in
                     // `ends`, tabs are only counted.
                     if tabs != 0 && before + tabs.count_ones() as usize <= N - super::POSITIONS_SLACK {
                         write_positions(ends, before, offset, tabs);
                     }
                 },
-            )
+            );
+            super::LineFound { end, tabs, ascii: high == 0 }
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes, ends) }
@@ -691,7 +726,7 @@ mod avx512 {
     pub(super) fn line_end(_: Avx512, bytes: &[u8]) -> (Option<usize>, usize) {
         #[target_feature(enable = "avx512bw,popcnt,bmi1")]
         fn run(bytes: &[u8]) -> (Option<usize>, usize) {
-            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {})
+            super::line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _, _, _| {})
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes) }
@@ -712,6 +747,15 @@ mod avx512 {
         // SAFETY: the unaligned load reads the 64 bytes of the array.
         let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
         _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte as i8))
+    }
+
+    /// Bit `i` is set when `block[i]` is not ASCII (its top bit is set).
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn high_mask(block: &[u8; BLOCK]) -> u64 {
+        use std::arch::x86_64::{__m512i, _mm512_loadu_si512, _mm512_movepi8_mask};
+        // SAFETY: the unaligned load reads the 64 bytes of the array.
+        _mm512_movepi8_mask(unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) })
     }
 
     /// [`super::stop_masks`] compiled for AVX-512.
@@ -944,16 +988,50 @@ mod tests {
                         None => assert!(!fits, "{name}: {} tabs refused, {line:?}", expected.len()),
                     }
                 };
-                check("dispatched", &|ends| tab_positions(&line, ends));
+                check("dispatched", &|ends| tab_positions(&line, ends).map(|found| found.tabs));
                 check("SSE2", &|ends| tab_positions_with(&line, ends, tab_mask, write_four_at_a_time));
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx2::detect() {
-                    check("AVX2", &|ends| avx2::tab_positions(cpu, &line, ends));
+                    check("AVX2", &|ends| avx2::tab_positions(cpu, &line, ends).map(|found| found.tabs));
                 }
                 #[cfg(target_arch = "x86_64")]
                 if let Some(cpu) = avx512::detect() {
-                    check("AVX-512", &|ends| avx512::tab_positions(cpu, &line, ends));
+                    check("AVX-512", &|ends| avx512::tab_positions(cpu, &line, ends).map(|found| found.tabs));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_is_seen_to_be_ascii_unless_a_byte_of_its_own_is_not() {
+        // Lines of up to three blocks and a few bytes, each followed by a newline and the next line,
+        // with a byte that is not ASCII at every position of either, then nowhere.
+        for len in (0..140).chain([191, 192, 193]) {
+            let line: Vec<u8> = (0..len).map(|i| if i % 7 == 3 { b'\t' } else { b'a' }).collect();
+            let buf = [&line[..], b"\nb\tc\n"].concat();
+            // Every position but the newline's.
+            for at in (0..buf.len()).filter(|&at| at != len).map(Some).chain([None]) {
+                let mut buf = buf.clone();
+                let mut line = line.clone();
+                if let Some(at) = at {
+                    buf[at] = 0xc3;
+                    if let Some(byte) = line.get_mut(at) {
+                        *byte = 0xc3;
+                    }
+                }
+                let own = at.is_none_or(|at| at > len);
+                // Only the AVX-512 kernels look; elsewhere no line is seen to be ASCII.
+                #[cfg(target_arch = "x86_64")]
+                let looks = avx512::detect().is_some();
+                #[cfg(not(target_arch = "x86_64"))]
+                let looks = false;
+                let mut ends = [0; 64];
+                if let Some(found) = line_end_and_positions(&buf, &mut ends) {
+                    assert_eq!(found.end, Some(len));
+                    assert_eq!(found.ascii, own, "{len} {at:?}");
+                }
+                let split = tab_positions(&line, &mut ends).unwrap();
+                assert_eq!(split.ascii, own && looks, "{len} {at:?}");
             }
         }
     }
@@ -1004,7 +1082,7 @@ mod tests {
                 let end = buf.iter().position(|&b| b == b'\n');
                 let tabs = buf[..end.unwrap_or(len)].iter().filter(|&&b| b == b'\t').count();
                 let baseline =
-                    line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _| {});
+                    line_end_with(&buf, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _, _, _| {});
                 assert_eq!(baseline, (end, tabs), "{buf:?}");
                 assert_eq!(line_end(&buf), (end, tabs), "{buf:?}");
                 #[cfg(target_arch = "x86_64")]
@@ -1047,7 +1125,7 @@ mod tests {
                 let mut ends = [u32::MAX; N];
                 match line_end_and_positions(&buf, &mut ends) {
                     Some(found) => {
-                        assert_eq!(found, (end, tabs), "{buf:?}");
+                        assert_eq!((found.end, found.tabs), (end, tabs), "{buf:?}");
                         if tabs <= N - POSITIONS_SLACK {
                             assert_eq!(ends[..tabs], expected, "{buf:?}");
                         }
