@@ -97,8 +97,9 @@ pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) ->
 }
 
 /// What [`tab_positions`] found of a line besides the positions: how many tabs it holds, and whether
-/// every byte of it was seen to be ASCII (only where the CPU has AVX-512, where it costs one more
-/// instruction a block; `false` elsewhere, for the fields to be checked one by one).
+/// every byte of it was seen to be ASCII (only where the CPU has AVX-512, where it costs two more
+/// instructions a block, a mask of top bits and an OR; `false` elsewhere, for the fields to be checked
+/// one by one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Positions {
     pub(crate) tabs: usize,
