@@ -89,8 +89,8 @@ impl<'a> Line<'a> {
             // Whatever is in `ends` from here on belongs to no line found before.
             let generation = positions.generation.get() + 1;
             positions.generation.set(generation);
-            if let Some(found) = simd::line_end_and_positions(buf, &mut ends) {
-                let (end, tabs) = (found.end?, found.tabs);
+            if let Some((end, found)) = simd::line_end_and_positions(buf, &mut ends) {
+                let (end, tabs) = (end?, found.tabs);
                 // Positions are written as 32 bits; a line longer than that is not split from them.
                 let written = tabs + 1 == FIELD_COUNT && u32::try_from(end).is_ok();
                 let generation = if written {

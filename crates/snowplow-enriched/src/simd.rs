@@ -96,10 +96,10 @@ pub(crate) fn tab_positions<const N: usize>(line: &[u8], ends: &mut [u32; N]) ->
     Some(Positions { tabs, ascii: false })
 }
 
-/// What [`tab_positions`] found of a line besides the positions: how many tabs it holds, and whether
-/// every byte of it was seen to be ASCII (only where the CPU has AVX-512, where it costs two more
-/// instructions a block, a mask of top bits and an OR; `false` elsewhere, for the fields to be checked
-/// one by one).
+/// What [`tab_positions`] and [`line_end_and_positions`] found of a line besides the positions: how
+/// many tabs it holds, and whether every byte of it was seen to be ASCII (only where the CPU has
+/// AVX-512, where it costs two more instructions a block, a mask of top bits and an OR; `false`
+/// elsewhere, for the fields to be checked one by one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Positions {
     pub(crate) tabs: usize,
@@ -202,18 +202,9 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
     line_end_with(bytes, |block| (byte_mask(block, b'\t'), byte_mask(block, b'\n')), |_, _, _, _, _| {})
 }
 
-/// What [`line_end_and_positions`] finds of a line: where it ends and how many tabs it holds, as
-/// [`line_end`] answers, and whether every byte before its end is ASCII.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LineFound {
-    pub(crate) end: Option<usize>,
-    pub(crate) tabs: usize,
-    pub(crate) ascii: bool,
-}
-
 /// [`line_end`], and where the CPU has AVX-512 VBMI2, the positions of the line's tabs written into
-/// `ends` as [`tab_positions`] writes them, in the same pass: `None` where it does not, and `ends` is
-/// then left as it was. The positions are all there for a line of up to `N - POSITIONS_SLACK` tabs;
+/// `ends` as [`tab_positions`] writes them, in the same pass, with what [`tab_positions`] answers of
+/// the bytes before the line's end: `None` where it does not, and `ends` is then left as it was. The positions are all there for a line of up to `N - POSITIONS_SLACK` tabs;
 /// of a line with more, whose count it still answers, `ends` holds whatever was written.
 ///
 /// A kept line's tabs are otherwise found twice: counted in the search for its end, and found again
@@ -222,7 +213,10 @@ pub(crate) struct LineFound {
 /// they are written while most lines are (see [`crate::TabPositions`]). Elsewhere a block takes a step
 /// for every four tabs, and writing them would cost more.
 #[inline]
-pub(crate) fn line_end_and_positions<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> Option<LineFound> {
+pub(crate) fn line_end_and_positions<const N: usize>(
+    bytes: &[u8],
+    ends: &mut [u32; N],
+) -> Option<(Option<usize>, Positions)> {
     const { assert!(N >= POSITIONS_SLACK) };
     #[cfg(target_arch = "x86_64")]
     if let Kernel::Avx512(cpu) = Kernel::get() {
@@ -636,9 +630,9 @@ mod avx512 {
         _: Avx512,
         bytes: &[u8],
         ends: &mut [u32; N],
-    ) -> super::LineFound {
+    ) -> (Option<usize>, super::Positions) {
         #[target_feature(enable = "avx512bw,avx512vbmi2,popcnt,bmi1")]
-        fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> super::LineFound {
+        fn run<const N: usize>(bytes: &[u8], ends: &mut [u32; N]) -> (Option<usize>, super::Positions) {
             let mut high = 0;
             let (end, tabs) = super::line_end_with(
                 bytes,
@@ -652,7 +646,7 @@ mod avx512 {
                     }
                 },
             );
-            super::LineFound { end, tabs, ascii: high == 0 }
+            (end, super::Positions { tabs, ascii: high == 0 })
         }
         // SAFETY: the CPU has the features, as an `Avx512` proves.
         unsafe { run(bytes, ends) }
@@ -1027,8 +1021,8 @@ mod tests {
                 #[cfg(not(target_arch = "x86_64"))]
                 let looks = false;
                 let mut ends = [0; 64];
-                if let Some(found) = line_end_and_positions(&buf, &mut ends) {
-                    assert_eq!(found.end, Some(len));
+                if let Some((end, found)) = line_end_and_positions(&buf, &mut ends) {
+                    assert_eq!(end, Some(len));
                     assert_eq!(found.ascii, own, "{len} {at:?}");
                 }
                 let split = tab_positions(&line, &mut ends).unwrap();
@@ -1125,8 +1119,8 @@ mod tests {
                     .collect();
                 let mut ends = [u32::MAX; N];
                 match line_end_and_positions(&buf, &mut ends) {
-                    Some(found) => {
-                        assert_eq!((found.end, found.tabs), (end, tabs), "{buf:?}");
+                    Some((found_end, found)) => {
+                        assert_eq!((found_end, found.tabs), (end, tabs), "{buf:?}");
                         if tabs <= N - POSITIONS_SLACK {
                             assert_eq!(ends[..tabs], expected, "{buf:?}");
                         }
