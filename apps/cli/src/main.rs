@@ -27,6 +27,7 @@ mod emulator;
 mod input;
 mod mapped;
 mod output;
+mod placement;
 mod run;
 mod segments;
 mod serve;
@@ -80,6 +81,10 @@ struct RunArgs {
     /// Threads mapping events (default: all cores); output stays in input order.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Leave the mapping threads for the kernel to place and move, rather than keep each on a CPU of
+    /// its own (which is done only where this process may use as many CPUs as it has threads).
+    #[arg(long)]
+    no_pin: bool,
     /// What to do with interactions: print them, print the PutEvents requests they make, or send
     /// those to Personalize (credentials and region from the usual AWS chain).
     #[arg(long, value_enum, default_value_t = To::Interactions)]
@@ -268,6 +273,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         progress,
         outcomes: args.outcomes,
         threads,
+        pin: !args.no_pin,
         checkpoint,
     };
     let translating = |tracking_id: String| Translating {
@@ -351,6 +357,7 @@ fn demo() -> anyhow::Result<()> {
         progress: None,
         outcomes: false,
         threads: 1,
+        pin: false,
         checkpoint: None,
     };
     let mut bad_rows = BadRows::open(None, None)?;

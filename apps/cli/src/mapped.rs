@@ -1,6 +1,6 @@
 //! Plain files read where the page cache holds them: mapped into memory a window at a time rather
 //! than copied into buffers, on one thread ([`MappedReader`]) and by the threads that map segments
-//! (`segments::Window`). The CLI's only `unsafe` code.
+//! (`segments::Window`).
 //!
 //! `read` copies every byte from the page cache into the reader's buffer. On one thread that copy was
 //! more than a quarter of a run on the realistic corpus (the kernel's `_copy_to_iter`, `perf record -e

@@ -22,6 +22,8 @@ pub(crate) struct RunOptions {
     pub(crate) outcomes: bool,
     /// Threads mapping events; output keeps input order whatever the number.
     pub(crate) threads: usize,
+    /// Keep each mapping thread on a CPU of its own, where there are as many (`--no-pin` unsets it).
+    pub(crate) pin: bool,
     /// `--checkpoint`: resume where an earlier run stopped, and record progress.
     pub(crate) checkpoint: Option<Checkpointing>,
 }
@@ -323,6 +325,7 @@ mod parallel {
     use super::{Handling, RunOptions, render_unordered};
     use crate::input::{Place, Reading, Unreadable, record_events};
     use crate::output::{BadRows, Output};
+    use crate::placement::Placement;
     use crate::segments::{self, Chunk, Chunks, Segment, Window};
 
     /// A segment to map, and the window it is mapped from.
@@ -505,7 +508,7 @@ mod parallel {
                 };
                 // Jobs are the plan's segments, in order.
                 let mut bytes = 0;
-                in_order(options.threads, pipeline, source, map, |index, mapped| {
+                in_order(options.threads, options.pin, pipeline, source, map, |index, mapped| {
                     bytes += plan[index].end - plan[index].start;
                     handle(mapped, bytes)
                 })?;
@@ -524,7 +527,9 @@ mod parallel {
                     Ok((input, mapped))
                 };
                 let source = |buf: &mut Vec<u8>| chunks.next(buf);
-                in_order(options.threads, pipeline, source, map, |_, mapped| handle(mapped, counter.get()))?;
+                in_order(options.threads, options.pin, pipeline, source, map, |_, mapped| {
+                    handle(mapped, counter.get())
+                })?;
             }
         }
         if let Some(bar) = &options.progress {
@@ -546,18 +551,24 @@ mod parallel {
     /// virtual machine each wake-up is an interrupt to another virtual CPU. Two threads on the
     /// realistic corpus switched contexts about 1,000 times a run, against 10 now, and runs took 10%
     /// less time on both corpora (`perf stat`).
+    ///
+    /// With `pin`, each thread is kept on a CPU of its own while it maps, where there are enough
+    /// (see [`crate::placement`]).
     fn in_order<S: Clone + Send, J, R: Send>(
         threads: usize,
+        pin: bool,
         state: &S,
         source: impl FnMut(&mut Vec<u8>) -> Option<J> + Send,
         work: impl Fn(&S, &mut Vec<u8>, J) -> R + Sync,
         mut handle: impl FnMut(usize, R) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let board = Board::new(AHEAD_PER_THREAD * threads.max(1), source);
+        let placement = if pin { Placement::spread(threads) } else { None };
         std::thread::scope(|scope| {
-            for _ in 1..threads {
-                let (board, work, state) = (&board, &work, state.clone());
+            for index in 1..threads {
+                let (board, work, state, placement) = (&board, &work, state.clone(), placement.as_ref());
                 scope.spawn(move || {
+                    let _kept = placement.map(|p| p.keep(index));
                     let _stop_on_panic = StopOnPanic(board);
                     let mut scratch = Vec::new();
                     while let Some((index, job)) = board.claim(&mut scratch, true) {
@@ -565,6 +576,9 @@ mod parallel {
                     }
                 });
             }
+            // This thread moves only once it has started the others, so that the first of them can
+            // have the CPU it was started on.
+            let _kept = placement.as_ref().map(|p| p.keep(0));
             // A panic here must release the other threads too: the scope waits for them before it
             // passes the panic on.
             let _stop_on_panic = StopOnPanic(&board);
@@ -749,8 +763,9 @@ mod parallel {
 
     #[cfg(test)]
     mod tests {
+        use std::collections::{HashMap, HashSet};
         use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::mpsc;
+        use std::sync::{Barrier, mpsc};
         use std::time::Duration;
 
         use super::*;
@@ -763,7 +778,12 @@ mod parallel {
 
         /// A job's result: its number, and how far it ran ahead of the results handed over when it
         /// started.
-        fn run(threads: usize, jobs: usize, fail_at: Option<usize>) -> (anyhow::Result<()>, Vec<usize>, u64) {
+        fn run(
+            threads: usize,
+            pin: bool,
+            jobs: usize,
+            fail_at: Option<usize>,
+        ) -> (anyhow::Result<()>, Vec<usize>, u64) {
             let handed = AtomicU64::new(0);
             let ahead = AtomicU64::new(0);
             let mut got = Vec::new();
@@ -782,14 +802,14 @@ mod parallel {
                 handed.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             };
-            let result = in_order(threads, &(), numbers(jobs), work, handle);
+            let result = in_order(threads, pin, &(), numbers(jobs), work, handle);
             (result, got, ahead.into_inner())
         }
 
         #[test]
         fn results_are_handed_over_in_order_and_threads_stay_within_reach() {
-            for threads in 1..=4 {
-                let (result, got, ahead) = run(threads, 150, None);
+            for (threads, pin) in (1..=4).flat_map(|threads| [(threads, false), (threads, true)]) {
+                let (result, got, ahead) = run(threads, pin, 150, None);
                 result.unwrap();
                 assert_eq!(got, (0..150).collect::<Vec<_>>(), "{threads} threads");
                 // Results are taken before they are handled, so a job may start up to twice the reach
@@ -797,7 +817,7 @@ mod parallel {
                 let reach = (AHEAD_PER_THREAD * threads) as u64;
                 assert!(ahead < 2 * reach, "{threads} threads: a job started {ahead} past the results handled");
             }
-            let (result, got, _) = run(3, 0, None);
+            let (result, got, _) = run(3, true, 0, None);
             result.unwrap();
             assert!(got.is_empty());
         }
@@ -805,7 +825,7 @@ mod parallel {
         #[test]
         fn an_error_or_a_panic_stops_every_thread() {
             for threads in 1..=3 {
-                let (result, got, _) = run(threads, 150, Some(40));
+                let (result, got, _) = run(threads, true, 150, Some(40));
                 assert_eq!(result.unwrap_err().to_string(), "cannot handle job 40");
                 assert_eq!(got, (0..40).collect::<Vec<_>>());
                 // Whichever thread maps the job that panics, the others stop and the panic comes
@@ -813,12 +833,45 @@ mod parallel {
                 let (tx, rx) = mpsc::channel();
                 std::thread::spawn(move || {
                     let panicked = std::panic::catch_unwind(|| {
-                        in_order(threads, &(), numbers(150), |_, _, job| assert_ne!(job, 30, "job 30"), |_, ()| Ok(()))
+                        let work = |_: &(), _: &mut Vec<u8>, job| assert_ne!(job, 30, "job 30");
+                        in_order(threads, true, &(), numbers(150), work, |_, ()| Ok(()))
                     });
                     tx.send(panicked.is_err())
                 });
                 let panicked = rx.recv_timeout(Duration::from_secs(60));
                 assert_eq!(panicked, Ok(true), "{threads} threads: the panic did not come through");
+            }
+        }
+
+        #[test]
+        fn pinned_threads_map_on_a_cpu_each_and_the_starting_thread_gets_its_cpus_back() {
+            let allowed = crate::placement::allowed_cpus();
+            for pin in [false, true] {
+                // The first two jobs wait for each other, so that each thread maps one of them.
+                let first_two = Barrier::new(2);
+                let seen = Mutex::new(HashMap::new());
+                let work = |_: &(), _: &mut Vec<u8>, job| {
+                    if job < 2 {
+                        first_two.wait();
+                    }
+                    let cpus = crate::placement::allowed_cpus();
+                    seen.lock().unwrap().entry(std::thread::current().id()).or_insert_with(HashSet::new).insert(cpus);
+                };
+                in_order(2, pin, &(), numbers(40), work, |_, ()| Ok(())).unwrap();
+                assert_eq!(crate::placement::allowed_cpus(), allowed, "pin {pin}: the starting thread's CPUs");
+                let seen = seen.into_inner().unwrap();
+                assert_eq!(seen.len(), 2, "pin {pin}: threads that mapped");
+                let mut cpus: Vec<_> = seen.into_values().flatten().collect();
+                cpus.sort();
+                match &allowed {
+                    Some(all) if pin && all.len() >= 2 => {
+                        assert_eq!(cpus.len(), 2, "each thread stays on one set of CPUs: {cpus:?}");
+                        assert!(cpus.iter().all(|set| set.as_ref().is_some_and(|set| set.len() == 1)), "{cpus:?}");
+                        assert_ne!(cpus[0], cpus[1], "both threads on one CPU");
+                        assert!(cpus.iter().flatten().flatten().all(|cpu| all.contains(cpu)), "{cpus:?} of {all:?}");
+                    }
+                    _ => assert_eq!(cpus, [allowed.clone(), allowed.clone()], "pin {pin}: threads left to the kernel"),
+                }
             }
         }
     }
