@@ -565,10 +565,10 @@ mod parallel {
         let board = Board::new(AHEAD_PER_THREAD * threads.max(1), source);
         let placement = if pin { Placement::spread(threads) } else { None };
         std::thread::scope(|scope| {
-            for index in 1..threads {
+            for thread in 1..threads {
                 let (board, work, state, placement) = (&board, &work, state.clone(), placement.as_ref());
                 scope.spawn(move || {
-                    let _kept = placement.map(|p| p.keep(index));
+                    let _kept = placement.map(|p| p.keep(thread));
                     let _stop_on_panic = StopOnPanic(board);
                     let mut scratch = Vec::new();
                     while let Some((index, job)) = board.claim(&mut scratch, true) {
