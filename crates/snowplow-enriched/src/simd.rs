@@ -204,8 +204,9 @@ pub(crate) fn line_end(bytes: &[u8]) -> (Option<usize>, usize) {
 
 /// [`line_end`], and where the CPU has AVX-512 VBMI2, the positions of the line's tabs written into
 /// `ends` as [`tab_positions`] writes them, in the same pass, with what [`tab_positions`] answers of
-/// the bytes before the line's end: `None` where it does not, and `ends` is then left as it was. The positions are all there for a line of up to `N - POSITIONS_SLACK` tabs;
-/// of a line with more, whose count it still answers, `ends` holds whatever was written.
+/// the bytes before the line's end: `None` where it does not, and `ends` is then left as it was. The
+/// positions are all there for a line of up to `N - POSITIONS_SLACK` tabs; of a line with more, whose
+/// count it still answers, `ends` holds whatever was written.
 ///
 /// A kept line's tabs are otherwise found twice: counted in the search for its end, and found again
 /// when it is split, with every block read and compared again. Where a block's positions take one
@@ -660,8 +661,7 @@ mod avx512 {
     fn write_positions<const N: usize>(ends: &mut [u32; N], at: usize, offset: usize, mask: u64) {
         use std::arch::x86_64::{
             __m512i, _mm512_add_epi32, _mm512_alignr_epi32, _mm512_castsi512_si128, _mm512_cvtepu8_epi32,
-            _mm512_loadu_si512, _mm512_maskz_compress_epi8, _mm512_set1_epi32, _mm512_setzero_si512,
-            _mm512_storeu_si512,
+            _mm512_maskz_compress_epi8, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
         };
         /// Byte `i` is `i`.
         const INDICES: [u8; BLOCK] = {
@@ -673,8 +673,7 @@ mod avx512 {
             }
             indices
         };
-        // SAFETY: the unaligned load reads the 64 bytes of the array.
-        let indices = unsafe { _mm512_loadu_si512(INDICES.as_ptr().cast::<__m512i>()) };
+        let indices = load(&INDICES);
         let here = mask.count_ones() as usize;
         // The offsets in the block of its tabs, in order, in the low bytes.
         let mut packed = _mm512_maskz_compress_epi8(mask, indices);
@@ -703,12 +702,10 @@ mod avx512 {
     pub(super) fn is_ascii(_: Avx512, bytes: &[u8]) -> bool {
         #[target_feature(enable = "avx512bw")]
         fn run(bytes: &[u8]) -> bool {
-            use std::arch::x86_64::{__m512i, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_or_si512};
+            use std::arch::x86_64::{_mm512_movepi8_mask, _mm512_or_si512};
             let Some(last) = bytes.last_chunk::<BLOCK>() else {
                 return bytes.is_ascii();
             };
-            // SAFETY: each unaligned load reads the 64 bytes of an array.
-            let load = |block: &[u8; BLOCK]| unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
             let (blocks, _) = bytes.as_chunks::<BLOCK>();
             _mm512_movepi8_mask(blocks.iter().fold(load(last), |all, block| _mm512_or_si512(all, load(block)))) == 0
         }
@@ -738,19 +735,24 @@ mod avx512 {
     #[target_feature(enable = "avx512bw")]
     #[inline]
     fn byte_mask(block: &[u8; BLOCK], byte: u8) -> u64 {
-        use std::arch::x86_64::{__m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
-        // SAFETY: the unaligned load reads the 64 bytes of the array.
-        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
-        _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte as i8))
+        use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_set1_epi8};
+        _mm512_cmpeq_epi8_mask(load(block), _mm512_set1_epi8(byte as i8))
     }
 
     /// Bit `i` is set when `block[i]` is not ASCII (its top bit is set).
     #[target_feature(enable = "avx512bw")]
     #[inline]
     fn high_mask(block: &[u8; BLOCK]) -> u64 {
-        use std::arch::x86_64::{__m512i, _mm512_loadu_si512, _mm512_movepi8_mask};
+        std::arch::x86_64::_mm512_movepi8_mask(load(block))
+    }
+
+    /// The 64 bytes of a block as one vector.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn load(block: &[u8; BLOCK]) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::{__m512i, _mm512_loadu_si512};
         // SAFETY: the unaligned load reads the 64 bytes of the array.
-        _mm512_movepi8_mask(unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) })
+        unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) }
     }
 
     /// [`super::stop_masks`] compiled for AVX-512.
@@ -768,11 +770,8 @@ mod avx512 {
     #[target_feature(enable = "avx512bw")]
     #[inline]
     fn stop_mask(block: &[u8; BLOCK]) -> u64 {
-        use std::arch::x86_64::{
-            __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
-        };
-        // SAFETY: the unaligned load reads the 64 bytes of the array.
-        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_set1_epi8};
+        let bytes = load(block);
         _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(b'"' as i8))
             | _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(b'\\' as i8))
             | _mm512_cmple_epu8_mask(bytes, _mm512_set1_epi8(0x1F))
