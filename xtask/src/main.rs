@@ -448,21 +448,24 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             }
             write_corpus(&mut BufWriter::new(File::create(&corpus)?), events, mix, 1)?;
         }
-        recache(&corpus)?;
         let megabytes = std::fs::metadata(&corpus)?.len() as f64 / 1e6;
         let corpus_arg = corpus.to_str().context("corpus path")?;
         let (mut t_ours, mut t_ref, mut t_wc, mut ref_rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut t_one, mut t_together) = (Vec::new(), Vec::new());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (mut m_ours, mut m_ref) = (0, 0);
-        // Runs alternate, so a change in the machine's load hits all three alike. Each command finds
-        // the corpus in the page cache: on a VM whose host reclaims the guest's cache (this one drops
-        // a sixth of a file's cached pages within half a minute), whichever command came after the
-        // seed's seconds-long run would otherwise read part of the file from disk.
+        // Runs alternate, so a change in the machine's load hits all three alike. Each command
+        // finds the corpus cached as a file read from disk is, dropped and read back just before
+        // it: this VM's memory reclaim (DAMON) pages out a sixth of a file's cached pages within
+        // half a minute, even while it is being benched, and pages read back into the holes it
+        // leaves are cached in smaller pieces than a file read whole. Only reading the file through
+        // before each command, as the bench did until then, let those pieces pile up from round to
+        // round: a one-thread run took a median 5% longer (14% at the third quartile), with three
+        // times the kernel time, than on a corpus dropped and read back first (realistic, 25
+        // alternating pairs with DAMON on).
         let script = script.to_str().context("path")?;
-        let warm = || -> anyhow::Result<u64> { Ok(io::copy(&mut File::open(&corpus)?, &mut io::sink())?) };
         for _ in 0..runs {
-            warm()?;
+            recache(&corpus)?;
             let mut run_args = vec!["run", "--no-progress", "--bad-rows", "/dev/null", corpus_arg];
             if let Some(n) = &threads {
                 run_args.extend(["--threads", n.as_str()]);
@@ -472,22 +475,22 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             m_ours = m_ours.max(m);
             if threads.is_none() {
                 run_args.extend(["--threads", "1"]);
-                warm()?;
+                recache(&corpus)?;
                 t_one.push(timed(ours, &run_args, None, &[])?.0);
                 // As many one-thread runs as there are cores, started together: the scaling the
                 // machine itself allows (shared caches, memory bandwidth, and on a virtual machine
                 // whatever else the host runs on the same cores).
-                warm()?;
+                recache(&corpus)?;
                 t_together.push(together(ours, &run_args, cores)?);
             }
-            warm()?;
+            recache(&corpus)?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
             t_ref.push(s);
             m_ref = m_ref.max(m);
             if let Some(rate) = stderr.split_whitespace().find_map(|w| w.strip_prefix("events_per_s=")) {
                 ref_rate.push(rate.parse::<f64>().unwrap_or(0.0));
             }
-            warm()?;
+            recache(&corpus)?;
             let (s, _, _) = timed("wc", &["-l", corpus_arg], None, &[])?;
             t_wc.push(s);
         }
