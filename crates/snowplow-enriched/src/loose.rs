@@ -150,6 +150,9 @@ impl<'a> Quick<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Option<Loose<'a>> {
+        if self.peek()? == b'"' {
+            return self.string_value().map(Loose::Str);
+        }
         let mut value = Loose::Null;
         self.value_into(depth, &mut value)?;
         Some(value)
@@ -213,11 +216,7 @@ impl<'a> Quick<'a> {
                     }
                 }
             }
-            b'"' => {
-                let start = self.pos;
-                let (text, escaped) = self.string()?;
-                if escaped { self.token(start)? } else { Loose::Str(Cow::Borrowed(text)) }
-            }
+            b'"' => Loose::Str(self.string_value()?),
             b't' => self.literal("true", Loose::Bool(true))?,
             b'f' => self.literal("false", Loose::Bool(false))?,
             b'n' => self.literal("null", Loose::Null)?,
@@ -358,7 +357,8 @@ impl<'a> Quick<'a> {
     /// Mappers read mostly strings, and most of those without escapes. Going through
     /// [`Quick::value_into`] for them built each one in a tree node's slot and read it back whole,
     /// which the CPU cannot forward from its store buffer: that reload was 45% of `loose`'s time
-    /// (perf, uniform).
+    /// (perf, uniform). So [`Quick::value`], [`Quick::loose`] and [`DataValue::as_str`] take a
+    /// string here, and `value_into` comes here for the strings inside a tree.
     #[inline(always)]
     fn string_value(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos;
@@ -375,12 +375,9 @@ impl<'a> Quick<'a> {
     /// The value at the current position as a tree, as `Loose::parse` reads it: serde_json reads what
     /// the quick parser leaves (escaped keys, deep nesting).
     fn loose(&mut self) -> Option<Loose<'a>> {
-        if self.peek()? == b'"' {
-            return self.string_value().map(Loose::Str);
-        }
+        self.peek()?;
         let start = self.pos;
-        let mut value = Loose::Null;
-        if self.value_into(1, &mut value).is_some() {
+        if let Some(value) = self.value(1) {
             return Some(value);
         }
         self.pos = start;
