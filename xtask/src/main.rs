@@ -458,8 +458,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         // finds the corpus cached as a file read from disk is, dropped and read back just before
         // it: this VM's memory reclaim (DAMON) pages out a sixth of a file's cached pages within
         // half a minute, even while it is being benched, and pages read back into the holes it
-        // leaves are cached in smaller pieces than a file read whole. Only reading the file through
-        // before each command, as the bench did until then, let those pieces pile up from round to
+        // leaves are cached in smaller pieces than a file read whole. Reading the file through
+        // before each command without dropping it first let those pieces pile up from round to
         // round: a one-thread run took a median 5% longer (14% at the third quartile), with three
         // times the kernel time, than on a corpus dropped and read back first (realistic, 25
         // alternating pairs with DAMON on).
