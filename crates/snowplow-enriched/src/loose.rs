@@ -366,10 +366,7 @@ impl<'a> Quick<'a> {
         if !escaped {
             return Some(Cow::Borrowed(text));
         }
-        match self.token(start)? {
-            Loose::Str(text) => Some(text),
-            _ => None,
-        }
+        serde_json::from_str::<CowStr<'a>>(self.text.get(start..self.pos)?).ok().map(|s| s.0)
     }
 
     /// The value at the current position as a tree, as `Loose::parse` reads it: serde_json reads what
