@@ -456,13 +456,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let (mut m_ours, mut m_ref) = (0, 0);
         // Runs alternate, so a change in the machine's load hits all three alike. Each command
         // finds the corpus cached as a file read from disk is, dropped and read back just before
-        // it: this VM's memory reclaim (DAMON) pages out a sixth of a file's cached pages within
-        // half a minute, even while it is being benched, and pages read back into the holes it
-        // leaves are cached in smaller pieces than a file read whole. Reading the file through
-        // before each command without dropping it first let those pieces pile up from round to
-        // round: a one-thread run took a median 5% longer (14% at the third quartile), with three
-        // times the kernel time, than on a corpus dropped and read back first (realistic, 25
-        // alternating pairs with DAMON on).
+        // it: memory reclaim may page parts of it out even while it is being benched, and pages
+        // read back into those holes are cached in smaller pieces that every later read pays for
+        // (measured in docs/performance.md, "Plain files and the page cache").
         let script = script.to_str().context("path")?;
         for _ in 0..runs {
             recache(&corpus)?;

@@ -345,8 +345,9 @@ impl<'a> Quick<'a> {
         }
     }
 
-    /// The token from `start` to the current position, read by serde_json.
-    fn token(&self, start: usize) -> Option<Loose<'a>> {
+    /// The token from `start` to the current position, read by serde_json as a `T` (a tree, or a
+    /// string for [`Quick::string_value`]).
+    fn token<T: Deserialize<'a>>(&self, start: usize) -> Option<T> {
         serde_json::from_str(self.text.get(start..self.pos)?).ok()
     }
 
@@ -366,7 +367,7 @@ impl<'a> Quick<'a> {
         if !escaped {
             return Some(Cow::Borrowed(text));
         }
-        serde_json::from_str::<CowStr<'a>>(self.text.get(start..self.pos)?).ok().map(|s| s.0)
+        self.token::<CowStr<'a>>(start).map(|s| s.0)
     }
 
     /// The value at the current position as a tree, as `Loose::parse` reads it: serde_json reads what
