@@ -428,12 +428,24 @@ mod parallel {
         }
     }
 
-    /// Pieces (segments or chunks) mapped ahead of the one being handled, per thread: enough to keep
-    /// every thread busy while one piece is slow, and a bound on memory. Measured with the segments'
-    /// size (see `segments::SEGMENT_BYTES`): four of 2 MiB kept more windows mapped (peaks of up to
-    /// 40.7 MB on the realistic corpus) and gained less; streams, in chunks of 1 MiB, take as long with
-    /// two as with four (48.7 against 49.0 ms on realistic from stdin).
-    const AHEAD_PER_THREAD: usize = 2;
+    /// Segments mapped ahead of the one being handled, per thread: how far the other threads can go
+    /// on while one is slow, since the one due next must be handled before any after the reach is
+    /// started. On a shared host, one virtual CPU is at times taken away for milliseconds, and with two
+    /// ahead the other thread soon stood waiting for the segment its CPU held (about 1.5 ms of
+    /// realistic's work and 2.5 ms of uniform's). With eight (16 MiB a thread), two threads took 7.5%
+    /// less time on realistic and 10% less on uniform while a busy loop took 12 ms of every 30 on one
+    /// CPU (49.4 → 45.7 and 90.7 → 82.0 ms, alternating medians of 31), and as long in quiet minutes
+    /// (35.3 → 35.9 and 71.4 → 68.7 ms, uniform's third quartile 84.3 → 72.5 ms). The cost is memory:
+    /// a slow thread's window stays mapped while the others finish the next, so a 1 GB input peaks at
+    /// 41 MB on two threads with a busy loop beside them, against 30 MB, and at 28 MB in quiet runs, as
+    /// before (`segments::Window`).
+    const SEGMENTS_AHEAD_PER_THREAD: usize = 8;
+
+    /// Chunks of a stream read ahead of the one being handled, per thread. Each holds a buffer of its
+    /// own, and a stream is read one chunk at a time in turn, so more in flight buys memory and no
+    /// speed: in chunks of 1 MiB, two took as long as four (48.7 against 49.0 ms on realistic from
+    /// stdin).
+    const CHUNKS_AHEAD_PER_THREAD: usize = 2;
 
     /// Maps on the threads, which read the lines they map (see [`crate::segments`]): the segments of
     /// plain files, or chunks of streams; this thread handles the outcomes in order, numbering lines.
@@ -508,10 +520,18 @@ mod parallel {
                 };
                 // Jobs are the plan's segments, in order.
                 let mut bytes = 0;
-                in_order(options.threads, options.pin, pipeline, source, map, |index, mapped| {
-                    bytes += plan[index].end - plan[index].start;
-                    handle(mapped, bytes)
-                })?;
+                in_order(
+                    options.threads,
+                    SEGMENTS_AHEAD_PER_THREAD,
+                    options.pin,
+                    pipeline,
+                    source,
+                    map,
+                    |index, mapped| {
+                        bytes += plan[index].end - plan[index].start;
+                        handle(mapped, bytes)
+                    },
+                )?;
             }
             None => {
                 let mut chunks = Chunks::new(&options.inputs, max);
@@ -527,7 +547,7 @@ mod parallel {
                     Ok((input, mapped))
                 };
                 let source = |buf: &mut Vec<u8>| chunks.next(buf);
-                in_order(options.threads, options.pin, pipeline, source, map, |_, mapped| {
+                in_order(options.threads, CHUNKS_AHEAD_PER_THREAD, options.pin, pipeline, source, map, |_, mapped| {
                     handle(mapped, counter.get())
                 })?;
             }
@@ -545,7 +565,7 @@ mod parallel {
     ///
     /// Each thread takes the next job from `source` itself (one thread at a time calls it, and jobs are
     /// numbered in the order it gives them), and this thread maps jobs too whenever the result due
-    /// next is not ready, so threads wait only at the end, or when they are [`AHEAD_PER_THREAD`] jobs
+    /// next is not ready, so threads wait only at the end, or when they are `ahead_per_thread` jobs
     /// per thread ahead of the result due next. A coordinating thread that slept until results came
     /// back was woken for every segment, each time taking a core from a mapping thread, and on a
     /// virtual machine each wake-up is an interrupt to another virtual CPU. Two threads on the
@@ -556,13 +576,14 @@ mod parallel {
     /// (see [`crate::placement`]).
     fn in_order<S: Clone + Send, J, R: Send>(
         threads: usize,
+        ahead_per_thread: usize,
         pin: bool,
         state: &S,
         source: impl FnMut(&mut Vec<u8>) -> Option<J> + Send,
         work: impl Fn(&S, &mut Vec<u8>, J) -> R + Sync,
         mut handle: impl FnMut(usize, R) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let board = Board::new(AHEAD_PER_THREAD * threads.max(1), source);
+        let board = Board::new(ahead_per_thread * threads.max(1), source);
         let placement = if pin { Placement::spread(threads) } else { None };
         std::thread::scope(|scope| {
             for thread in 1..threads {
@@ -764,9 +785,9 @@ mod parallel {
     #[cfg(test)]
     mod tests {
         use std::collections::{HashMap, HashSet};
-        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::sync::{Barrier, mpsc};
-        use std::time::Duration;
+        use std::time::{Duration, Instant};
 
         use super::*;
 
@@ -780,6 +801,7 @@ mod parallel {
         /// started.
         fn run(
             threads: usize,
+            ahead_per_thread: usize,
             pin: bool,
             jobs: usize,
             fail_at: Option<usize>,
@@ -802,30 +824,63 @@ mod parallel {
                 handed.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             };
-            let result = in_order(threads, pin, &(), numbers(jobs), work, handle);
+            let result = in_order(threads, ahead_per_thread, pin, &(), numbers(jobs), work, handle);
             (result, got, ahead.into_inner())
         }
 
         #[test]
         fn results_are_handed_over_in_order_and_threads_stay_within_reach() {
             for (threads, pin) in (1..=4).flat_map(|threads| [(threads, false), (threads, true)]) {
-                let (result, got, ahead) = run(threads, pin, 150, None);
-                result.unwrap();
-                assert_eq!(got, (0..150).collect::<Vec<_>>(), "{threads} threads");
-                // Results are taken before they are handled, so a job may start up to twice the reach
-                // past the results handled.
-                let reach = (AHEAD_PER_THREAD * threads) as u64;
-                assert!(ahead < 2 * reach, "{threads} threads: a job started {ahead} past the results handled");
+                for ahead_per_thread in [1, 2, 8] {
+                    let (result, got, ahead) = run(threads, ahead_per_thread, pin, 150, None);
+                    result.unwrap();
+                    assert_eq!(got, (0..150).collect::<Vec<_>>(), "{threads} threads, {ahead_per_thread} ahead");
+                    // Results are taken before they are handled, so a job may start up to twice the
+                    // reach past the results handled.
+                    let reach = (ahead_per_thread * threads) as u64;
+                    assert!(ahead < 2 * reach, "{threads} threads: a job started {ahead} past the results handled");
+                }
             }
-            let (result, got, _) = run(3, true, 0, None);
+            let (result, got, _) = run(3, 2, true, 0, None);
             result.unwrap();
             assert!(got.is_empty());
         }
 
         #[test]
+        fn while_the_job_due_next_is_slow_the_others_go_the_whole_reach_past_it_and_no_further() {
+            for (threads, ahead_per_thread) in [(2, 1), (2, 8), (3, 2)] {
+                let reach = threads * ahead_per_thread;
+                let (reached, first_done, beyond) =
+                    (AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false));
+                let work = |_: &(), _: &mut Vec<u8>, job: usize| {
+                    if job == 0 {
+                        // The job due next holds out until the last job within reach has started (a
+                        // minute at most, so that a run that does not get there while this job lasts
+                        // fails rather than hangs), and a little longer, for any thread that would go
+                        // past the reach.
+                        let deadline = Instant::now() + Duration::from_secs(60);
+                        while !reached.load(Ordering::SeqCst) && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                        first_done.store(true, Ordering::SeqCst);
+                    } else if job == reach - 1 {
+                        reached.store(!first_done.load(Ordering::SeqCst), Ordering::SeqCst);
+                    } else if job >= reach && !first_done.load(Ordering::SeqCst) {
+                        beyond.store(true, Ordering::SeqCst);
+                    }
+                };
+                in_order(threads, ahead_per_thread, true, &(), numbers(4 * reach), work, |_, ()| Ok(())).unwrap();
+                let case = format!("{threads} threads, {ahead_per_thread} ahead");
+                assert!(reached.into_inner(), "{case}: the others stopped short of the reach");
+                assert!(!beyond.into_inner(), "{case}: a job past the reach started before the slow one ended");
+            }
+        }
+
+        #[test]
         fn an_error_or_a_panic_stops_every_thread() {
             for threads in 1..=3 {
-                let (result, got, _) = run(threads, true, 150, Some(40));
+                let (result, got, _) = run(threads, 2, true, 150, Some(40));
                 assert_eq!(result.unwrap_err().to_string(), "cannot handle job 40");
                 assert_eq!(got, (0..40).collect::<Vec<_>>());
                 // Whichever thread maps the job that panics, the others stop and the panic comes
@@ -834,7 +889,7 @@ mod parallel {
                 std::thread::spawn(move || {
                     let panicked = std::panic::catch_unwind(|| {
                         let work = |_: &(), _: &mut Vec<u8>, job| assert_ne!(job, 30, "job 30");
-                        in_order(threads, true, &(), numbers(150), work, |_, ()| Ok(()))
+                        in_order(threads, 2, true, &(), numbers(150), work, |_, ()| Ok(()))
                     });
                     tx.send(panicked.is_err())
                 });
@@ -857,7 +912,7 @@ mod parallel {
                     let cpus = crate::placement::allowed_cpus();
                     seen.lock().unwrap().entry(std::thread::current().id()).or_insert_with(HashSet::new).insert(cpus);
                 };
-                in_order(2, pin, &(), numbers(40), work, |_, ()| Ok(())).unwrap();
+                in_order(2, 2, pin, &(), numbers(40), work, |_, ()| Ok(())).unwrap();
                 assert_eq!(crate::placement::allowed_cpus(), allowed, "pin {pin}: the starting thread's CPUs");
                 let seen = seen.into_inner().unwrap();
                 assert_eq!(seen.len(), 2, "pin {pin}: threads that mapped");

@@ -21,13 +21,14 @@ use snowplow_enriched::{Line, TabPositions};
 use crate::input::{ByteCounter, Gathered, Input, read_line};
 use crate::mapped;
 
-/// Input bytes per segment: enough that a segment's setup costs little, little enough that a few per
-/// thread in flight stay a few megabytes. Segments of 2 MiB, two a thread ahead (see
-/// `run::parallel`'s `AHEAD_PER_THREAD`), halve each thread's per-segment costs against 1 MiB, four
-/// ahead (the piece's buffers, its place on the board, a write of its interactions, the line reader
-/// finding its feet), with the same bytes in flight: two threads took 37.2 → 35.7 ms and 37.7 → 36.3
-/// ms on the realistic corpus (medians of 41, 1.2-1.6 ms less CPU) and 73.7 → 72.5 ms on uniform
-/// (medians of 21), and peak at 27-29 MB, as before.
+/// Input bytes per segment: enough that a segment's setup costs little, little enough that a thread
+/// slowed in one does not hold up the output for long. Segments of 2 MiB halve each thread's
+/// per-segment costs against 1 MiB (the piece's buffers, its place on the board, a write of its
+/// interactions, the line reader finding its feet): with the same bytes in flight (two a thread
+/// ahead, against four of 1 MiB), two threads took 37.2 → 35.7 ms and 37.7 → 36.3 ms on the
+/// realistic corpus (medians of 41, 1.2-1.6 ms less CPU) and 73.7 → 72.5 ms on uniform (medians of
+/// 21), and peaked at 27-29 MB, as before. How many a thread may now map ahead is
+/// `run::parallel`'s `SEGMENTS_AHEAD_PER_THREAD`.
 pub(crate) const SEGMENT_BYTES: u64 = 2 << 20;
 
 const _: () = assert!(Window::BYTES.is_multiple_of(SEGMENT_BYTES), "a segment lies in one window");
