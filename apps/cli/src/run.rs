@@ -435,10 +435,10 @@ mod parallel {
     /// realistic's work and 2.5 ms of uniform's). With eight (16 MiB a thread), two threads took 7.5%
     /// less time on realistic and 10% less on uniform while a busy loop took 12 ms of every 30 on one
     /// CPU (49.4 → 45.7 and 90.7 → 82.0 ms, alternating medians of 31), and as long in quiet minutes
-    /// (35.3 → 35.9 and 71.4 → 68.7 ms, uniform's third quartile 84.3 → 72.5 ms). The cost is memory:
-    /// a slow thread's window stays mapped while the others finish the next, so a 1 GB input peaks at
-    /// 41 MB on two threads with a busy loop beside them, against 30 MB, and at 28 MB in quiet runs, as
-    /// before (`segments::Window`).
+    /// (35.3 → 35.9 and 71.4 → 68.7 ms, uniform's third quartile 84.3 → 72.5 ms). The cost is memory,
+    /// bounded by the windows (`segments::Window`) rather than by the reach: a slow thread's window
+    /// stays mapped while the others finish the next, so a 1 GB input on two threads peaks at up to
+    /// 41 MB, against 28-30 MB with two ahead.
     const SEGMENTS_AHEAD_PER_THREAD: usize = 8;
 
     /// Chunks of a stream read ahead of the one being handled, per thread. Each holds a buffer of its
