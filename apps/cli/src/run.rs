@@ -832,13 +832,14 @@ mod parallel {
         fn results_are_handed_over_in_order_and_threads_stay_within_reach() {
             for (threads, pin) in (1..=4).flat_map(|threads| [(threads, false), (threads, true)]) {
                 for ahead_per_thread in [1, 2, 8] {
+                    let case = format!("{threads} threads, {ahead_per_thread} ahead, pin {pin}");
                     let (result, got, ahead) = run(threads, ahead_per_thread, pin, 150, None);
                     result.unwrap();
-                    assert_eq!(got, (0..150).collect::<Vec<_>>(), "{threads} threads, {ahead_per_thread} ahead");
+                    assert_eq!(got, (0..150).collect::<Vec<_>>(), "{case}");
                     // Results are taken before they are handled, so a job may start up to twice the
                     // reach past the results handled.
                     let reach = (ahead_per_thread * threads) as u64;
-                    assert!(ahead < 2 * reach, "{threads} threads: a job started {ahead} past the results handled");
+                    assert!(ahead < 2 * reach, "{case}: a job started {ahead} past the results handled");
                 }
             }
             let (result, got, _) = run(3, 2, true, 0, None);
