@@ -428,17 +428,15 @@ mod parallel {
         }
     }
 
-    /// Segments mapped ahead of the one being handled, per thread: how far the other threads can go
-    /// on while one is slow, since the one due next must be handled before any after the reach is
-    /// started. On a shared host, one virtual CPU is at times taken away for milliseconds, and with two
-    /// ahead the other thread soon stood waiting for the segment its CPU held (about 1.5 ms of
-    /// realistic's work and 2.5 ms of uniform's). With eight (16 MiB a thread), two threads took 7.5%
-    /// less time on realistic and 10% less on uniform while a busy loop took 12 ms of every 30 on one
-    /// CPU (49.4 → 45.7 and 90.7 → 82.0 ms, alternating medians of 31), and as long in quiet minutes
-    /// (35.3 → 35.9 and 71.4 → 68.7 ms, uniform's third quartile 84.3 → 72.5 ms). The cost is memory,
-    /// bounded by the windows (`segments::Window`) rather than by the reach: a slow thread's window
-    /// stays mapped while the others finish the next, so a 1 GB input on two threads peaks at up to
-    /// 41 MB, against 28-30 MB with two ahead.
+    /// Segments mapped ahead of the one being handled, per thread: how far the other threads can go on
+    /// while one is slow, since the one due next must be handled before any after the reach is started.
+    /// On a shared host one virtual CPU is at times taken away for milliseconds; with two ahead, the
+    /// other thread soon stood waiting for the segment that CPU held, and with eight it maps on through
+    /// such a gap, at no cost in quiet runs. Memory is bounded by the windows (`segments::Window`: one
+    /// a thread, and the newest, which the source holds) rather than by the reach: a slow thread's
+    /// window stays mapped while the others finish the next, so two threads peak at up to 41 MB on a
+    /// 1 GB input, against 28-30 MB with two ahead. The measurements, of two to 24 ahead, are in
+    /// docs/performance.md ("Threads").
     const SEGMENTS_AHEAD_PER_THREAD: usize = 8;
 
     /// Chunks of a stream read ahead of the one being handled, per thread. Each holds a buffer of its

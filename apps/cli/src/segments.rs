@@ -53,7 +53,9 @@ impl Window {
     /// unmapped 95 times in a two-thread realistic run, where windows of 16 MiB unmap 24 times: up to
     /// 5% off its wall time (alternating medians; one series of 41 showed no difference), and up to 4
     /// ms less kernel time. What is resident grows by the part of a window already mapped and not yet
-    /// unmapped: a 1 GB input peaks at 27.5 MB on two threads, against 15 MB with windows of 4 MiB.
+    /// unmapped: with two segments ahead per thread, a 1 GB input peaked at 27.5 MB on two threads,
+    /// against 15 MB with windows of 4 MiB (with eight ahead, up to 41 MB: see
+    /// `run::parallel::SEGMENTS_AHEAD_PER_THREAD`).
     const BYTES: u64 = 16 << 20;
 
     /// The number of the window that holds the segment starting at `start`.
