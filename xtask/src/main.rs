@@ -12,8 +12,8 @@
 //!   (`node ../shared/reference/seed-pipeline.js --bench`) and `wc -l`; prints medians, events/s,
 //!   MB/s, the ratios of the medians, the lowest and highest of each round's own ratios, and peak
 //!   memory. Without `--threads` (all cores), `run --threads 1` joins the alternation, and the scaling
-//!   from one thread to all is printed beside the machine's own: as many one-thread runs started
-//!   together as there are cores.
+//!   from one thread to all is printed beside the machine's own: the corpus cut into as many parts as
+//!   there are cores, a one-thread run on each, started together.
 //! - `fuzz TARGET|all [--seconds N]`: runs a cargo-fuzz target (`crates/fuzz`; `cargo install
 //!   cargo-fuzz`, stable toolchain through `RUSTC_BOOTSTRAP=1`) for N seconds (default 60) from seeds
 //!   made of `fixtures/` and the corpus kept in `target/fuzz/corpus/`, and prints executions and time.
@@ -331,12 +331,14 @@ fn recache(corpus: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seconds taken by `copies` runs of `program` started together, each on its own: how fast the machine
-/// gets through that much independent work, whatever the program does to share it out.
-fn together(program: &str, args: &[&str], copies: usize) -> anyhow::Result<f64> {
+/// Seconds taken by runs of `program` started together, one for each of `runs`' argument lists, each
+/// on its own: how fast the machine gets through that much independent work, whatever the program
+/// does to share it out.
+fn together(program: &str, runs: &[Vec<&str>]) -> anyhow::Result<f64> {
     let started = std::time::Instant::now();
-    let children = (0..copies)
-        .map(|_| {
+    let children = runs
+        .iter()
+        .map(|args| {
             Command::new(program)
                 .args(args)
                 .stdout(std::process::Stdio::null())
@@ -361,6 +363,40 @@ fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
         all &= child.wait()?.success();
     }
     Ok(all)
+}
+
+/// `corpus` cut into `n` files of about equal size at line ends, in its order, for the machine's own
+/// scaling: kept beside it in `<dir>/parts/<corpus name>/`, and cut again only when a part is
+/// missing. One-thread runs started together on parts read as many different bytes as one run on all
+/// cores does; on one shared file they had read the same bytes at the same moments, which the
+/// processor's shared cache served once to both, and that ceiling stood above what any way of
+/// sharing out one corpus could reach (docs/performance.md, "Threads").
+fn corpus_parts(corpus: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let name = corpus.file_stem().context("corpus name")?;
+    let dir = corpus.with_file_name("parts").join(name);
+    let paths: Vec<PathBuf> = (1..=n).map(|k| dir.join(format!("{k}-of-{n}.tsv"))).collect();
+    if paths.iter().all(|path| path.exists()) {
+        return Ok(paths);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let len = std::fs::metadata(corpus)?.len();
+    let mut input = BufReader::with_capacity(1 << 20, File::open(corpus)?);
+    let (mut line, mut copied) = (Vec::new(), 0);
+    for (k, path) in (1..=n as u64).zip(&paths) {
+        // Written under another name first, so that a cut stopped halfway leaves no short part behind
+        // that a later bench would take for whole.
+        let unfinished = path.with_extension("tsv.partial");
+        let mut out = BufWriter::new(File::create(&unfinished)?);
+        // Up to the part's share of the bytes, then on to the end of the line it stopped in.
+        copied += io::copy(&mut (&mut input).take((len * k / n as u64).saturating_sub(copied)), &mut out)?;
+        line.clear();
+        copied += input.read_until(b'\n', &mut line)? as u64;
+        out.write_all(&line)?;
+        out.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
+        std::fs::rename(&unfinished, path)?;
+    }
+    Ok(paths)
 }
 
 /// The file name `bench` keeps a corpus under: its mix, its size and a digest of its first thousand
@@ -397,6 +433,16 @@ fn stale_corpora(dir: &Path, keep: &str) -> io::Result<Vec<PathBuf>> {
     }
     stale.sort();
     Ok(stale)
+}
+
+/// Removes a corpus and the parts [`corpus_parts`] cut from it.
+fn remove_corpus(corpus: &Path) -> anyhow::Result<()> {
+    std::fs::remove_file(corpus).with_context(|| format!("cannot remove {}", corpus.display()))?;
+    let parts = corpus.file_stem().map(|stem| corpus.with_file_name("parts").join(stem));
+    if let Some(parts) = parts.filter(|parts| parts.exists()) {
+        std::fs::remove_dir_all(&parts).with_context(|| format!("cannot remove {}", parts.display()))?;
+    }
+    Ok(())
 }
 
 /// The lowest and highest of `ratio(i)` over the rounds `0..rounds`.
@@ -444,7 +490,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         if !corpus.exists() {
             std::fs::create_dir_all(&dir)?;
             for stale in stale_corpora(&dir, &name)? {
-                std::fs::remove_file(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+                remove_corpus(&stale)?;
             }
             write_corpus(&mut BufWriter::new(File::create(&corpus)?), events, mix, 1)?;
         }
@@ -453,6 +499,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let (mut t_ours, mut t_ref, mut t_wc, mut ref_rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut t_one, mut t_together) = (Vec::new(), Vec::new());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let parts = if threads.is_none() { corpus_parts(&corpus, cores)? } else { Vec::new() };
         let (mut m_ours, mut m_ref) = (0, 0);
         // Runs alternate, so a change in the machine's load hits all three alike. Each command
         // finds the corpus cached as a file read from disk is, dropped and read back just before
@@ -473,11 +520,16 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 run_args.extend(["--threads", "1"]);
                 recache(&corpus)?;
                 t_one.push(timed(ours, &run_args, None, &[])?.0);
-                // As many one-thread runs as there are cores, started together: the scaling the
-                // machine itself allows (shared caches, memory bandwidth, and on a virtual machine
-                // whatever else the host runs on the same cores).
-                recache(&corpus)?;
-                t_together.push(together(ours, &run_args, cores)?);
+                // A one-thread run on each of as many parts of the corpus as there are cores,
+                // started together: the scaling the machine itself allows (shared caches, memory
+                // bandwidth, and on a virtual machine whatever else the host runs on the same cores).
+                let mut part_runs = Vec::new();
+                for part in &parts {
+                    recache(part)?;
+                    let part = part.to_str().context("part path")?;
+                    part_runs.push(vec!["run", "--no-progress", "--bad-rows", "/dev/null", "--threads", "1", part]);
+                }
+                t_together.push(together(ours, &part_runs)?);
             }
             recache(&corpus)?;
             let (s, m, stderr) = timed("node", &[script, "--bench"], Some(&corpus), &[("SP_REFERENCE_DIR", &sdk_dir)])?;
@@ -497,6 +549,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             (ref_rate.len() == runs).then(|| spread(runs, |i| events as f64 / t_ours[i] / ref_rate[i].max(1.0)));
         let vs_wc = spread(runs, |i| t_ours[i] / t_wc[i]);
         let scaling = (t_one.len() == runs).then(|| spread(runs, |i| t_one[i] / t_ours[i]));
+        let machine = spread(t_together.len(), |i| t_one[i] / t_together[i]);
         let (ours_s, ref_s, wc_s) = (median(&mut t_ours), median(&mut t_ref), median(&mut t_wc));
         let ref_processing = if ref_rate.is_empty() { 0.0 } else { median(&mut ref_rate) };
         let rate = |s: f64| events as f64 / s;
@@ -536,8 +589,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 one_s / ours_s
             );
             println!(
-                "  the machine's own: {cores} runs --threads 1 started together {together_s:.3} s, {:.2}x the work of one in its time",
-                cores as f64 * one_s / together_s
+                "  the machine's own: the corpus cut in {cores}, a run --threads 1 on each, started together {together_s:.3} s, {:.2}x faster (each round's own: {:.2}-{:.2}x)",
+                one_s / together_s,
+                machine.0,
+                machine.1
             );
         }
     }
@@ -651,8 +706,10 @@ mod tests {
 
     #[test]
     fn runs_started_together_are_all_waited_for_and_any_failure_fails_them() {
-        assert!(together("true", &[], 3).is_ok());
-        assert!(together("false", &[], 2).is_err());
+        assert!(together("true", &[vec![], vec![], vec![]]).is_ok());
+        assert!(together("false", &[vec![], vec![]]).is_err());
+        // Each run has its own arguments: one that fails fails them all.
+        assert!(together("test", &[vec!["1", "=", "1"], vec!["1", "=", "2"]]).is_err());
         // The first child fails at once; the one after it is still running then, and is waited for.
         let done = std::env::temp_dir().join(format!("xtask-wait-{}", std::process::id()));
         let _ = std::fs::remove_file(&done);
@@ -664,6 +721,59 @@ mod tests {
         let _ = std::fs::remove_file(&done);
         assert!(!all_succeeded);
         assert!(waited, "the child still running when the first failed was waited for");
+    }
+
+    #[test]
+    fn a_corpus_is_cut_at_line_ends_into_parts_of_about_equal_size_and_cut_once() {
+        let dir = std::env::temp_dir().join(format!("xtask-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let corpus = dir.join("uniform-60-00000000000000aa.tsv");
+        // Lines of 1 to 60 bytes, so that no cut falls where a line happens to end.
+        let text: String = (1..=60).map(|n| format!("{}\n", "x".repeat(n - 1))).collect();
+        std::fs::write(&corpus, &text).unwrap();
+        let paths = corpus_parts(&corpus, 3).unwrap();
+        let parts: Vec<String> = paths.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect();
+        // Cut again only when a part is missing: a part changed by hand stays as it is.
+        std::fs::write(&paths[0], "kept").unwrap();
+        let kept = std::fs::read_to_string(&corpus_parts(&corpus, 3).unwrap()[0]).unwrap();
+        std::fs::remove_file(&paths[1]).unwrap();
+        let recut = std::fs::read_to_string(&corpus_parts(&corpus, 3).unwrap()[0]).unwrap();
+        let leftovers = std::fs::read_dir(paths[0].parent().unwrap()).unwrap().count();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let expected = dir.join("parts").join("uniform-60-00000000000000aa");
+        assert_eq!(paths, (1..=3).map(|k| expected.join(format!("{k}-of-3.tsv"))).collect::<Vec<_>>());
+        assert_eq!(parts.concat(), text);
+        let third = text.len() / 3;
+        for (k, part) in parts.iter().enumerate() {
+            assert!(part.ends_with('\n'), "part {k} ends mid-line");
+            // Each cut is at the first line end after its share, so within a line (60 bytes) of it.
+            assert!(part.len().abs_diff(third) <= 2 * 60, "part {k}: {} bytes of {}", part.len(), text.len());
+        }
+        assert_eq!(kept, "kept");
+        assert_eq!(recut, parts[0]);
+        assert_eq!(leftovers, 3, "no unfinished part is left behind");
+    }
+
+    #[test]
+    fn a_removed_corpus_takes_its_parts_and_no_other_corpus_s_with_it() {
+        let dir = std::env::temp_dir().join(format!("xtask-remove-{}", std::process::id()));
+        let (old, other) = (dir.join("uniform-60-00000000000000aa.tsv"), dir.join("uniform-60-00000000000000bb.tsv"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for corpus in [&old, &other] {
+            std::fs::write(corpus, "a\nb\n").unwrap();
+            corpus_parts(corpus, 2).unwrap();
+        }
+        remove_corpus(&old).unwrap();
+        let parts = |corpus: &Path| corpus.with_file_name("parts").join(corpus.file_stem().unwrap());
+        let (old_gone, old_parts_gone) = (!old.exists(), !parts(&old).exists());
+        let others_kept = other.exists() && parts(&other).join("2-of-2.tsv").exists();
+        // A corpus never cut into parts is removed all the same.
+        std::fs::write(&old, "").unwrap();
+        let uncut = remove_corpus(&old);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(old_gone && old_parts_gone, "the stale corpus or its parts are left");
+        assert!(others_kept, "another corpus's parts went too");
+        assert!(uncut.is_ok(), "{uncut:?}");
     }
 
     #[test]
