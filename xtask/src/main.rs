@@ -366,18 +366,25 @@ fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
 }
 
 /// `corpus` cut into `n` files of about equal size at line ends, in its order, for the machine's own
-/// scaling: kept beside it in `<dir>/parts/<corpus name>/`, and cut again only when a part is
-/// missing. One-thread runs started together on parts read as many different bytes as one run on all
+/// scaling: kept beside it in `<dir>/parts/<corpus stem>/`, and cut again only when a part is
+/// missing; for one part, the corpus itself. One-thread runs started together on parts read as many different bytes as one run on all
 /// cores does; on one shared file they had read the same bytes at the same moments, which the
 /// processor's shared cache served once to both, and that ceiling stood above what any way of
 /// sharing out one corpus could reach (docs/performance.md, "Threads").
 fn corpus_parts(corpus: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
     use std::io::{BufRead as _, BufReader, Read as _};
+    if n <= 1 {
+        return Ok(vec![corpus.to_owned()]);
+    }
     let name = corpus.file_stem().context("corpus name")?;
     let dir = corpus.with_file_name("parts").join(name);
     let paths: Vec<PathBuf> = (1..=n).map(|k| dir.join(format!("{k}-of-{n}.tsv"))).collect();
     if paths.iter().all(|path| path.exists()) {
         return Ok(paths);
+    }
+    // Parts cut for another number of cores, or left unfinished, go.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(&dir)?;
     let len = std::fs::metadata(corpus)?.len();
@@ -589,7 +596,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 one_s / ours_s
             );
             println!(
-                "  the machine's own: the corpus cut in {cores}, a run --threads 1 on each, started together {together_s:.3} s, {:.2}x faster (each round's own: {:.2}-{:.2}x)",
+                "  the machine's own: the corpus cut in {cores}, a run --threads 1 on each part, started together {together_s:.3} s, {:.2}x faster than one on the whole (each round's own: {:.2}-{:.2}x)",
                 one_s / together_s,
                 machine.0,
                 machine.1
@@ -739,6 +746,10 @@ mod tests {
         std::fs::remove_file(&paths[1]).unwrap();
         let recut = std::fs::read_to_string(&corpus_parts(&corpus, 3).unwrap()[0]).unwrap();
         let leftovers = std::fs::read_dir(paths[0].parent().unwrap()).unwrap().count();
+        // Cut for another number of cores, the parts for three go; one part is the corpus itself.
+        let halves = corpus_parts(&corpus, 2).unwrap();
+        let after_halves = std::fs::read_dir(paths[0].parent().unwrap()).unwrap().count();
+        let whole = corpus_parts(&corpus, 1).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let expected = dir.join("parts").join("uniform-60-00000000000000aa");
         assert_eq!(paths, (1..=3).map(|k| expected.join(format!("{k}-of-3.tsv"))).collect::<Vec<_>>());
@@ -752,6 +763,9 @@ mod tests {
         assert_eq!(kept, "kept");
         assert_eq!(recut, parts[0]);
         assert_eq!(leftovers, 3, "no unfinished part is left behind");
+        assert_eq!(halves.len(), 2);
+        assert_eq!(after_halves, 2, "the parts cut for three cores are left");
+        assert_eq!(whole, [corpus]);
     }
 
     #[test]
