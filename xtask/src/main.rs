@@ -366,9 +366,9 @@ fn wait_for_all(children: Vec<std::process::Child>) -> io::Result<bool> {
 }
 
 /// `corpus` cut into `n` files of about equal size at line ends, in its order, for the machine's own
-/// scaling: kept beside it in `<dir>/parts/<corpus stem>/`, and cut again only when a part is
-/// missing; for one part, the corpus itself. One-thread runs started together on parts read as many different bytes as one run on all
-/// cores does; on one shared file they had read the same bytes at the same moments, which the
+/// scaling: kept in [`parts_dir`], and cut again only when a part is missing; for one part, the
+/// corpus itself. One-thread runs started together on parts read as many different bytes as one run
+/// on all cores does; on one shared file they had read the same bytes at the same moments, which the
 /// processor's shared cache served once to both, and that ceiling stood above what any way of
 /// sharing out one corpus could reach (docs/performance.md, "Threads").
 fn corpus_parts(corpus: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
@@ -376,8 +376,7 @@ fn corpus_parts(corpus: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
     if n <= 1 {
         return Ok(vec![corpus.to_owned()]);
     }
-    let name = corpus.file_stem().context("corpus name")?;
-    let dir = corpus.with_file_name("parts").join(name);
+    let dir = parts_dir(corpus).context("corpus name")?;
     let paths: Vec<PathBuf> = (1..=n).map(|k| dir.join(format!("{k}-of-{n}.tsv"))).collect();
     if paths.iter().all(|path| path.exists()) {
         return Ok(paths);
@@ -400,7 +399,8 @@ fn corpus_parts(corpus: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
         line.clear();
         copied += input.read_until(b'\n', &mut line)? as u64;
         out.write_all(&line)?;
-        out.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
+        // Not synced here: `recache` syncs each part before it drops it from the cache.
+        out.flush()?;
         std::fs::rename(&unfinished, path)?;
     }
     Ok(paths)
@@ -442,11 +442,23 @@ fn stale_corpora(dir: &Path, keep: &str) -> io::Result<Vec<PathBuf>> {
     Ok(stale)
 }
 
+/// Where [`corpus_parts`] keeps the parts of `corpus`: `<dir>/parts/<corpus stem>/`.
+fn parts_dir(corpus: &Path) -> Option<PathBuf> {
+    Some(corpus.with_file_name("parts").join(corpus.file_stem()?))
+}
+
+/// The arguments of `snowplow-personalize run` on `file` as the bench times it, on `threads` threads
+/// (all cores when `None`).
+fn run_args<'a>(file: &'a str, threads: Option<&'a str>) -> Vec<&'a str> {
+    let mut args = vec!["run", "--no-progress", "--bad-rows", "/dev/null", file];
+    args.extend(threads.into_iter().flat_map(|n| ["--threads", n]));
+    args
+}
+
 /// Removes a corpus and the parts [`corpus_parts`] cut from it.
 fn remove_corpus(corpus: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(corpus).with_context(|| format!("cannot remove {}", corpus.display()))?;
-    let parts = corpus.file_stem().map(|stem| corpus.with_file_name("parts").join(stem));
-    if let Some(parts) = parts.filter(|parts| parts.exists()) {
+    if let Some(parts) = parts_dir(corpus).filter(|parts| parts.exists()) {
         std::fs::remove_dir_all(&parts).with_context(|| format!("cannot remove {}", parts.display()))?;
     }
     Ok(())
@@ -507,6 +519,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let (mut t_one, mut t_together) = (Vec::new(), Vec::new());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let parts = if threads.is_none() { corpus_parts(&corpus, cores)? } else { Vec::new() };
+        let part_runs = parts
+            .iter()
+            .map(|part| Ok(run_args(part.to_str().context("part path")?, Some("1"))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let (mut m_ours, mut m_ref) = (0, 0);
         // Runs alternate, so a change in the machine's load hits all three alike. Each command
         // finds the corpus cached as a file read from disk is, dropped and read back just before
@@ -516,25 +532,17 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let script = script.to_str().context("path")?;
         for _ in 0..runs {
             recache(&corpus)?;
-            let mut run_args = vec!["run", "--no-progress", "--bad-rows", "/dev/null", corpus_arg];
-            if let Some(n) = &threads {
-                run_args.extend(["--threads", n.as_str()]);
-            }
-            let (s, m, _) = timed(ours, &run_args, None, &[])?;
+            let (s, m, _) = timed(ours, &run_args(corpus_arg, threads.as_deref()), None, &[])?;
             t_ours.push(s);
             m_ours = m_ours.max(m);
             if threads.is_none() {
-                run_args.extend(["--threads", "1"]);
                 recache(&corpus)?;
-                t_one.push(timed(ours, &run_args, None, &[])?.0);
+                t_one.push(timed(ours, &run_args(corpus_arg, Some("1")), None, &[])?.0);
                 // A one-thread run on each of as many parts of the corpus as there are cores,
                 // started together: the scaling the machine itself allows (shared caches, memory
                 // bandwidth, and on a virtual machine whatever else the host runs on the same cores).
-                let mut part_runs = Vec::new();
                 for part in &parts {
                     recache(part)?;
-                    let part = part.to_str().context("part path")?;
-                    part_runs.push(vec!["run", "--no-progress", "--bad-rows", "/dev/null", "--threads", "1", part]);
                 }
                 t_together.push(together(ours, &part_runs)?);
             }
@@ -555,8 +563,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let vs_ref =
             (ref_rate.len() == runs).then(|| spread(runs, |i| events as f64 / t_ours[i] / ref_rate[i].max(1.0)));
         let vs_wc = spread(runs, |i| t_ours[i] / t_wc[i]);
-        let scaling = (t_one.len() == runs).then(|| spread(runs, |i| t_one[i] / t_ours[i]));
-        let machine = spread(t_together.len(), |i| t_one[i] / t_together[i]);
+        // Each round's own scaling, and the machine's.
+        let scaling = (t_one.len() == runs)
+            .then(|| (spread(runs, |i| t_one[i] / t_ours[i]), spread(runs, |i| t_one[i] / t_together[i])));
         let (ours_s, ref_s, wc_s) = (median(&mut t_ours), median(&mut t_ref), median(&mut t_wc));
         let ref_processing = if ref_rate.is_empty() { 0.0 } else { median(&mut ref_rate) };
         let rate = |s: f64| events as f64 / s;
@@ -589,7 +598,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         );
         let vs_ref = vs_ref.map(|(low, high)| format!("{low:.1}-{high:.1}x the seed's processing-only events/s; "));
         println!("  each round's own: {}{:.2}-{:.2}x the time of wc -l", vs_ref.unwrap_or_default(), vs_wc.0, vs_wc.1);
-        if let Some((low, high)) = scaling {
+        if let Some(((low, high), machine)) = scaling {
             let (one_s, together_s) = (median(&mut t_one), median(&mut t_together));
             println!(
                 "  scaling: run --threads 1 {one_s:.3} s, {:.2}x faster on all {cores} cores (each round's own: {low:.2}-{high:.2}x)",
@@ -769,6 +778,12 @@ mod tests {
     }
 
     #[test]
+    fn a_timed_run_reads_its_file_on_the_threads_asked_for_or_on_all_cores() {
+        assert_eq!(run_args("c.tsv", None), ["run", "--no-progress", "--bad-rows", "/dev/null", "c.tsv"]);
+        assert_eq!(run_args("c.tsv", Some("1"))[4..], ["c.tsv", "--threads", "1"]);
+    }
+
+    #[test]
     fn a_removed_corpus_takes_its_parts_and_no_other_corpus_s_with_it() {
         let dir = std::env::temp_dir().join(format!("xtask-remove-{}", std::process::id()));
         let (old, other) = (dir.join("uniform-60-00000000000000aa.tsv"), dir.join("uniform-60-00000000000000bb.tsv"));
@@ -778,7 +793,7 @@ mod tests {
             corpus_parts(corpus, 2).unwrap();
         }
         remove_corpus(&old).unwrap();
-        let parts = |corpus: &Path| corpus.with_file_name("parts").join(corpus.file_stem().unwrap());
+        let parts = |corpus: &Path| parts_dir(corpus).unwrap();
         let (old_gone, old_parts_gone) = (!old.exists(), !parts(&old).exists());
         let others_kept = other.exists() && parts(&other).join("2-of-2.tsv").exists();
         // A corpus never cut into parts is removed all the same.
